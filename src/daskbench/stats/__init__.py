@@ -1,0 +1,21 @@
+"""Pure statistics: sequences of floats in, typed results out. No I/O, no pandas, no SQL.
+
+    >>> from daskbench.stats import compare
+    >>> c = compare([1.0, 1.1, 0.9, 1.0, 1.05] * 2, [1.5, 1.6, 1.4, 1.5, 1.55] * 2)
+    >>> c.verdict
+    'regressed'
+"""
+
+from daskbench.stats._changepoint import ChangePoint, detect_change_points
+from daskbench.stats._compare import Comparison, Verdict, compare, compare_many
+from daskbench.stats._power import minimum_detectable_effect
+
+__all__ = [
+    "ChangePoint",
+    "Comparison",
+    "Verdict",
+    "compare",
+    "compare_many",
+    "detect_change_points",
+    "minimum_detectable_effect",
+]
