@@ -3,22 +3,32 @@
 Code reaches storage only through :func:`daskbench.store.open_store`, which returns an object
 satisfying :class:`Store`; stores return domain objects from :mod:`daskbench.models`, never
 ORM rows. Writes are committed immediately, so an interrupted run keeps every finished result.
+
+What is read back equals what was written, normalised the same way by every store (see
+:func:`normalize_run` and :func:`normalize_result`): timestamps in UTC, measurements sorted by
+metric name, the environment as it survives a JSON round trip (tuples become lists). Filters
+that match nothing give an empty list, not an error.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from daskbench.models import Result, Run
+from daskbench.models import Environment, Result, Run
 
-__all__ = ["Store"]
+__all__ = ["Store", "normalize_result", "normalize_run"]
 
 
 @runtime_checkable
 class Store(Protocol):
+    """A run/result history. ``url`` opens the same database again with ``open_store``
+    (absolute path for SQLite, password included for PostgreSQL: don't print it)."""
+
     url: str
 
     def add_run(self, run: Run) -> None:
@@ -28,10 +38,17 @@ class Store(Protocol):
         """Set ``finished_at`` of an existing run. NotFoundError if unknown."""
 
     def add_result(self, result: Result) -> Result:
-        """Insert one result with its measurements, commit, and return it with ``id`` set."""
+        """Insert one result with its measurements, commit, and return it with ``id`` set.
+
+        The returned result is normalised (:func:`normalize_result`), equal to what reads give.
+        NotFoundError if its run does not exist.
+        """
 
     def add_results(self, results: Sequence[Result]) -> None:
-        """Bulk insert (imports): one transaction, all or nothing."""
+        """Bulk insert (imports): one transaction, all or nothing.
+
+        Ids are assigned in input order. NotFoundError (nothing inserted) if a run is missing.
+        """
 
     def get_run(self, run_id: str) -> Run:
         """The run with this id. NotFoundError if unknown."""
@@ -46,7 +63,10 @@ class Store(Protocol):
         label: str | None = None,
         test: str | None = None,
     ) -> list[Result]:
-        """Results, ordered by their run's started_at, then result started_at, then id."""
+        """Results, ordered by their run's started_at, then result started_at, then id.
+
+        Filters combine with AND; measurements come in one query, not one per result.
+        """
 
     def labels(self) -> list[str]:
         """Distinct run labels, sorted."""
@@ -62,3 +82,25 @@ class Store(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+def normalize_run(run: Run) -> Run:
+    """``run`` as every store reads it back: UTC timestamps, JSON-round-tripped environment."""
+    environment = json.loads(json.dumps(run.environment.to_dict()))
+    return dataclasses.replace(
+        run,
+        started_at=run.started_at.astimezone(UTC),
+        finished_at=run.finished_at.astimezone(UTC) if run.finished_at else None,
+        environment=Environment.from_dict(environment),
+    )
+
+
+def normalize_result(result: Result, result_id: int) -> Result:
+    """``result`` as every store reads it back: its id, UTC timestamps, measurements by name."""
+    return dataclasses.replace(
+        result,
+        id=result_id,
+        started_at=result.started_at.astimezone(UTC),
+        finished_at=result.finished_at.astimezone(UTC),
+        measurements=tuple(sorted(result.measurements, key=lambda m: m.metric)),
+    )

@@ -1,0 +1,69 @@
+"""The result history: every benchmark result, in SQL, comparable across months of CI.
+
+Storage is chosen by URL and reached only through :func:`open_store`::
+
+    >>> from daskbench.store import open_store
+    >>> with open_store("memory://") as store:
+    ...     store.labels()
+    []
+
+URL forms: ``memory://`` (a fresh in-memory store per call), ``sqlite:///history.db``
+(relative to the current directory; a bare ``history.db`` works too),
+``postgresql://user:pw@host/db`` (psycopg 3; ``pip install 'daskbench[postgres]'``).
+Opening a database creates its schema or migrates it to the newest revision.
+"""
+
+from __future__ import annotations
+
+from daskbench.store._base import Store
+from daskbench.store._engine import create_engine, db_errors
+from daskbench.store._memory import MemoryStore
+from daskbench.store._migrate import head_revision, read_revision
+from daskbench.store._sql import SqlStore
+from daskbench.store._url import parse_store_url
+
+__all__ = ["MemoryStore", "Store", "current_revision", "head_revision", "open_store", "upgrade"]
+
+
+def open_store(url: str) -> Store:
+    """Open (creating or migrating as needed) the store at ``url``.
+
+    ConfigError for a malformed or unknown URL; StoreError when the database cannot be
+    reached, is not a daskbench database, or was written by a newer daskbench.
+    """
+    parsed = parse_store_url(url)
+    if parsed.kind == "memory":
+        return MemoryStore()
+    return SqlStore.open(parsed)
+
+
+def upgrade(url: str) -> str:
+    """Migrate the database at ``url`` to the newest schema (``daskbench db upgrade``).
+
+    Returns the revision it is at afterwards. Idempotent; ``open_store`` does the same
+    implicitly, this is for doing it deliberately (e.g. before a team's CI switches over).
+    """
+    parsed = parse_store_url(url)
+    if parsed.kind == "memory":
+        return head_revision()
+    SqlStore.open(parsed).close()  # opening migrates
+    return head_revision()
+
+
+def current_revision(url: str) -> str | None:
+    """The schema revision of the database at ``url``, without changing anything.
+
+    None for a database (or SQLite file) that does not exist or has no daskbench schema
+    yet; the head revision for ``memory://``. Compare with :func:`head_revision`.
+    """
+    parsed = parse_store_url(url)
+    if parsed.kind == "memory":
+        return head_revision()
+    if parsed.kind == "sqlite" and not parsed.sqlite_path.exists():
+        return None
+    engine = create_engine(parsed)
+    try:
+        with db_errors(parsed, "read the revision of"), engine.connect() as conn:
+            return read_revision(conn, parsed)
+    finally:
+        engine.dispose()

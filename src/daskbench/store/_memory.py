@@ -1,0 +1,128 @@
+"""An in-memory store with the semantics of the SQL one: a test double, not a mock.
+
+    >>> from datetime import UTC, datetime
+    >>> from daskbench.models import Run
+    >>> store = MemoryStore()
+    >>> store.add_run(Run("r1", "main", datetime(2025, 1, 1, tzinfo=UTC)))
+    >>> store.labels()
+    ['main']
+
+Objects are normalised on the way in exactly like the SQL store does on the way out
+(:func:`~daskbench.store._base.normalize_run`), so a test passing here passes on SQL too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from daskbench.errors import ConfigError, NotFoundError, StoreError
+from daskbench.models import Result, Run
+from daskbench.store._base import normalize_result, normalize_run
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """A :class:`~daskbench.store.Store` in a few dicts; ``open_store("memory://")``."""
+
+    url = "memory://"
+
+    def __init__(self) -> None:
+        self._runs: dict[str, Run] = {}
+        self._results: list[Result] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore {len(self._runs)} runs, {len(self._results)} results>"
+
+    def _check_open(self, action: str) -> None:
+        if self._closed:
+            raise StoreError(f"cannot {action}: the store memory:// is closed")
+
+    def _require_run(self, run_id: str, action: str) -> None:
+        if run_id not in self._runs:
+            raise NotFoundError(f"cannot {action}: no run {run_id!r} in memory://")
+
+    def add_run(self, run: Run) -> None:
+        self._check_open("add a run")
+        if run.id in self._runs:
+            raise StoreError(f"run {run.id!r} already exists in memory://")
+        try:
+            self._runs[run.id] = normalize_run(run)
+        except (TypeError, ValueError) as exc:
+            # What the SQL store's JSON column would refuse.
+            raise StoreError(f"cannot add run {run.id!r}: environment not JSON: {exc}") from None
+
+    def finish_run(self, run_id: str, finished_at: datetime) -> None:
+        self._check_open("finish a run")
+        if finished_at.tzinfo is None:
+            raise ConfigError(f"finished_at must be timezone-aware, got {finished_at}")
+        self._require_run(run_id, "finish a run")
+        run = self._runs[run_id]
+        self._runs[run_id] = dataclasses.replace(run, finished_at=finished_at.astimezone(UTC))
+
+    def add_result(self, result: Result) -> Result:
+        self._check_open("add a result")
+        self._require_run(result.run_id, f"add result {result.test}")
+        stored = normalize_result(result, len(self._results) + 1)
+        self._results.append(stored)
+        return stored
+
+    def add_results(self, results: Sequence[Result]) -> None:
+        self._check_open("import results")
+        for run_id in sorted({r.run_id for r in results}):  # all or nothing: check first
+            self._require_run(run_id, f"add {len(results)} results")
+        first = len(self._results) + 1
+        self._results.extend(normalize_result(r, first + i) for i, r in enumerate(results))
+
+    def get_run(self, run_id: str) -> Run:
+        self._check_open("read a run")
+        self._require_run(run_id, "read a run")
+        return self._runs[run_id]
+
+    def runs(self, *, label: str | None = None) -> list[Run]:
+        self._check_open("read runs")
+        found = (r for r in self._runs.values() if label is None or r.label == label)
+        return sorted(found, key=lambda r: (r.started_at, r.id))
+
+    def results(
+        self,
+        *,
+        run_id: str | None = None,
+        label: str | None = None,
+        test: str | None = None,
+    ) -> list[Result]:
+        self._check_open("read results")
+        found = [
+            r
+            for r in self._results
+            if (run_id is None or r.run_id == run_id)
+            and (label is None or self._runs[r.run_id].label == label)
+            and (test is None or r.test == test)
+        ]
+        # Ids increase in insertion order, as SQL ids do.
+        return sorted(
+            found, key=lambda r: (self._runs[r.run_id].started_at, r.started_at, r.id or 0)
+        )
+
+    def labels(self) -> list[str]:
+        self._check_open("read labels")
+        return sorted({r.label for r in self._runs.values()})
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""alembic migrations of the history database; run through :mod:`daskbench.store._migrate`."""
