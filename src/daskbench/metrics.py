@@ -78,7 +78,9 @@ def register_metric(
 ) -> Metric:
     """Register (or return the identical existing) metric; conflicting units are an error."""
     existing = _REGISTRY.get(name)
-    metric = Metric(name, unit, lower_is_better, description or (existing.description if existing else ""))
+    metric = Metric(
+        name, unit, lower_is_better, description or (existing.description if existing else "")
+    )
     if existing is not None:
         if existing.unit != unit or existing.lower_is_better != lower_is_better:
             raise ConfigError(

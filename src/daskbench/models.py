@@ -109,7 +109,7 @@ class Environment:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Environment:
         """Build from :meth:`to_dict` output; unknown keys land in ``extra``."""
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         kwargs = {k: v for k, v in data.items() if k in known}
         extra = dict(kwargs.pop("extra", None) or {})
         extra.update({k: v for k, v in data.items() if k not in known})

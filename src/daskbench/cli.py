@@ -1,0 +1,242 @@
+"""The ``daskbench`` command line.
+
+Every user error ends as one line on stderr, ``daskbench: error: ...``, and a non-zero exit
+(2 for bad input, 1 for failed benchmarks or regressions); never a traceback.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from daskbench._options import OPTIONS
+from daskbench.errors import CollectionError, ConfigError, DaskbenchError
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+SUITE_PACKAGE = "daskbench.suite"
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_TESTS = 0, 1, 2, 5
+
+
+def _session_options(func: F) -> F:
+    """Attach every run option (declared once in daskbench._options) to a click command."""
+    for spec in reversed(OPTIONS):
+        kwargs: dict[str, Any] = {"default": None, "help": f"{spec.help} [default: {spec.default}]"}
+        if spec.choices:
+            kwargs["type"] = click.Choice(spec.choices)
+        elif spec.type is not str:
+            kwargs["type"] = spec.type
+        func = click.option(f"--{spec.name}", spec.dest, **kwargs)(func)
+    return func
+
+
+def _selection(func: F) -> F:
+    func = click.option(
+        "-m", "markexpr", default=None, help="only benchmarks matching this mark expression"
+    )(func)
+    func = click.option(
+        "-k", "keyword", default=None, help="only benchmarks matching this expression"
+    )(func)
+    return click.argument("paths", nargs=-1, type=click.Path())(func)
+
+
+def _pytest_args(paths: Sequence[str], keyword: str | None, markexpr: str | None) -> list[str]:
+    args = ["-p", "no:cacheprovider", "-p", "no:benchmark"]
+    if paths:
+        missing = [p for p in paths if not Path(p.split("::")[0]).exists()]
+        if missing:
+            raise ConfigError(f"no such file or directory: {missing[0]}")
+        args += list(paths)
+    else:
+        import daskbench.suite
+
+        suite_dir = Path(daskbench.suite.__file__).parent
+        # Our own ini, so a pytest config in the current directory (e.g. -W error) does not
+        # change how the shipped suite behaves.
+        args += ["-c", str(suite_dir / "pytest.ini"), "--rootdir", str(suite_dir)]
+        args += ["--pyargs", SUITE_PACKAGE]
+    if keyword:
+        args += ["-k", keyword]
+    if markexpr:
+        args += ["-m", markexpr]
+    return args
+
+
+class _Collector:
+    """pytest plugin object that keeps the collected items (for ``list``)."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.errors: list[str] = []
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self.items = list(session.items)
+
+    def pytest_collectreport(self, report: Any) -> None:
+        if report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash is not None else str(report.longrepr).strip()
+            self.errors.append(f"{report.nodeid or 'collection'}: {message.splitlines()[-1]}")
+
+
+def _run_pytest(args: list[str], plugins: list[Any]) -> int:
+    import pytest
+
+    code = pytest.main(args, plugins=plugins)
+    return int(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="daskbench")
+def cli() -> None:
+    """Statistical performance-regression testing for Dask."""
+
+
+@cli.command()
+@_selection
+@_session_options
+def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **values: Any) -> int:
+    """Run benchmarks (default: the shipped suite) and record every result."""
+    from daskbench.pytest_plugin import SessionPlugin
+    from daskbench.report._terminal import LiveReporter, summary_table
+    from daskbench.session import Session, SessionOptions
+
+    console = Console(stderr=False)
+    options = SessionOptions.from_values(
+        values,
+        command=shlex.join(["daskbench", *sys.argv[1:]]),
+        bench_paths=tuple(p.split("::")[0] for p in paths),
+    )
+    args = _pytest_args(paths, keyword, markexpr)
+    with LiveReporter(console) as reporter:
+        session = Session(options, reporter=reporter)
+        try:
+            session.open_store()  # a bad --db fails before any cluster starts
+            code = _run_pytest(args, [SessionPlugin(session)])
+        finally:
+            session.close()
+    if session.collection_errors:
+        for line in session.collection_errors:
+            console.print(f"[red]collection error[/] {line}", highlight=False)
+        raise CollectionError(
+            f"{len(session.collection_errors)} collection error(s); nothing was run"
+        )
+    if code in (3, 4):  # internal error / usage error: pytest printed why
+        raise ConfigError(f"pytest could not run the benchmarks (exit code {code})")
+    if not session.results:
+        console.print("no benchmarks selected")
+        return EXIT_NO_TESTS
+    run_id = session.results[0].run_id
+    console.print(summary_table(session.results, title=f"run {run_id} · label {options.label}"))
+    for r in session.results:
+        if r.error and r.outcome.value in ("failed", "error", "timeout"):
+            last = r.error.strip().splitlines()[0] if r.error.strip() else ""
+            console.print(
+                f"[red]{r.outcome.value}[/] {r.test} (round {r.repeat + 1}): {last}",
+                highlight=False,
+            )
+    console.print(f"results stored in {options.db} (run {run_id})", highlight=False)
+    return EXIT_FAILED if session.failed else EXIT_OK
+
+
+@cli.command(name="list")
+@_selection
+@click.option(
+    "--scale", type=click.Choice(["ci", "small", "large"]), default="ci", help="workload size"
+)
+def list_(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, scale: str) -> int:
+    """List benchmarks: id and the first line of the docstring."""
+    from daskbench.pytest_plugin import SessionPlugin, benchmark_name, is_benchmark
+    from daskbench.session import Session, SessionOptions
+
+    session = Session(SessionOptions(db="memory://", scale=scale))
+    collector = _Collector()
+    args = [*_pytest_args(paths, keyword, markexpr), "--collect-only"]
+    code = _run_pytest(args, [SessionPlugin(session), collector])
+    if collector.errors:
+        raise CollectionError("; ".join(collector.errors))
+    if code in (3, 4):
+        raise ConfigError(f"pytest could not collect the benchmarks (exit code {code})")
+    items = [i for i in collector.items if is_benchmark(i)]
+    width = max((len(benchmark_name(i)) for i in items), default=0)
+    for item in items:
+        doc = (getattr(item, "obj", None).__doc__ or "").strip()
+        first = doc.splitlines()[0] if doc else ""
+        click.echo(f"{benchmark_name(item):<{width}}  {first}".rstrip())
+    if not items:
+        click.echo("no benchmarks selected", err=True)
+        return EXIT_NO_TESTS
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--db", required=True, help="history database URL")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@click.option("--label", default=None, help="only runs with this label")
+@click.option("--run-id", default=None, help="only this run")
+def export(db: str, fmt: str, label: str | None, run_id: str | None) -> int:
+    """Export results, one record per benchmark execution, to stdout."""
+    from daskbench.report import export_records, records_to_csv, records_to_json
+    from daskbench.store import open_store
+
+    with open_store(db) as store:
+        records = export_records(store, label=label, run_id=run_id)
+    text = records_to_json(records) if fmt == "json" else records_to_csv(records)
+    click.echo(text, nl=fmt == "json")
+    return EXIT_OK
+
+
+@cli.group()
+def db() -> None:
+    """Manage the history database."""
+
+
+@db.command()
+@click.option("--db", "url", required=True, help="history database URL")
+def upgrade(url: str) -> int:
+    """Create or migrate the database schema to the newest revision."""
+    from daskbench.store import current_revision
+    from daskbench.store import upgrade as do_upgrade
+
+    do_upgrade(url)
+    click.echo(f"{url}: at revision {current_revision(url)}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one-line errors, meaningful exit codes."""
+    try:
+        code = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="daskbench",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"daskbench: error: {exc.format_message()}", err=True)
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("daskbench: aborted", err=True)
+        code = 130
+    except DaskbenchError as exc:
+        click.echo(f"daskbench: error: {exc}", err=True)
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        click.echo("daskbench: interrupted (finished results are stored)", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The ``benchmark`` object: measures one block of a benchmark against the cluster.
+
+    >>> def test_sum(client, benchmark):            # doctest: +SKIP
+    ...     x = da.random.random((10_000, 10_000)).persist()   # not measured
+    ...     with benchmark():
+    ...         total = x.sum().compute()                      # measured
+    ...     benchmark.record("elements_per_s", x.size / benchmark.wall_time, unit="1/s",
+    ...                      lower_is_better=False)
+    ...     assert 0.49 < total / x.size < 0.51
+
+Only the block is measured: wall time, cluster-wide worker memory (distributed's
+``MemorySampler``), and the activity of the tasks submitted inside the block (tagged with a
+``distributed.spans.span`` and charged by :mod:`._scheduler_plugin`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import cloudpickle
+from distributed import Client
+from distributed.diagnostics.memory_sampler import MemorySampler
+from distributed.spans import span
+
+from daskbench.errors import BenchmarkError
+from daskbench.measure import _scheduler_plugin
+from daskbench.metrics import get_metric, register_metric
+from daskbench.models import Measurement
+
+__all__ = ["Benchmark", "ensure_plugin"]
+
+# A 1 s block gets ~10 samples. The scheduler's view of worker memory is refreshed by
+# heartbeats (every 0.5 s on small clusters), so sampling faster buys nothing.
+DEFAULT_MEMORY_INTERVAL = 0.1
+
+
+def _plugin_installed(dask_scheduler: Any) -> bool:
+    return _scheduler_plugin.PLUGIN_NAME in dask_scheduler.plugins
+
+
+def ensure_plugin(client: Client) -> None:
+    """Install the task-activity plugin on the scheduler once (it survives restarts)."""
+    if client.run_on_scheduler(_plugin_installed):
+        return
+    # By value: the scheduler may not have daskbench installed (remote clusters).
+    cloudpickle.register_pickle_by_value(sys.modules[_scheduler_plugin.__name__])
+    client.register_plugin(_scheduler_plugin.TaskActivityPlugin())
+
+
+async def _flush_heartbeat(dask_worker: Any) -> None:
+    # Fine-grained metrics (spill, serialization) reach the scheduler with heartbeats;
+    # send one now so the window's totals include the end of the block.
+    await dask_worker.heartbeat()
+
+
+class Benchmark:
+    """Measures one block (``with benchmark():``) and collects custom metrics."""
+
+    def __init__(self, client: Client, *, memory_interval: float = DEFAULT_MEMORY_INTERVAL):
+        self._client = client
+        self._memory_interval = memory_interval
+        self._measurements: dict[str, Measurement] = {}
+        self._entered = False
+        self._completed = False
+
+    @property
+    def measured(self) -> bool:
+        """True once a ``with benchmark():`` block completed without raising."""
+        return self._completed
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        return tuple(self._measurements.values())
+
+    @property
+    def wall_time(self) -> float:
+        """Wall time of the completed block, in seconds."""
+        m = self._measurements.get("wall_time")
+        if m is None:
+            raise BenchmarkError("wall_time is known only after the `with benchmark():` block")
+        return m.value
+
+    def record(
+        self, name: str, value: float, unit: str = "", *, lower_is_better: bool = True
+    ) -> None:
+        """Record a custom metric for this execution (e.g. rows per second)."""
+        if name in self._measurements:
+            raise BenchmarkError(f"metric {name!r} recorded twice in one benchmark")
+        register_metric(name, unit, lower_is_better=lower_is_better)
+        self._measurements[name] = Measurement(name, value, unit)
+
+    def __call__(self) -> Any:
+        return self._measure()
+
+    @contextmanager
+    def _measure(self) -> Iterator[None]:
+        if self._entered:
+            raise BenchmarkError("`with benchmark():` may be used only once per benchmark")
+        self._entered = True
+        client = self._client
+        ensure_plugin(client)
+        key = uuid.uuid4().hex
+        sampler = MemorySampler()
+        with span(f"daskbench-{key[:12]}") as span_id:
+            client.run_on_scheduler(_scheduler_plugin.start_window, key=key, span_id=span_id)
+            closed = False
+            try:
+                with sampler.sample(
+                    key, client=client, measure="process", interval=self._memory_interval
+                ):
+                    start = time.perf_counter()
+                    with warnings.catch_warnings():
+                        # dask-expr warns that annotations are ignored, but distributed
+                        # still sends the span annotation with the graph: it is honoured.
+                        warnings.filterwarnings(
+                            "ignore", message="Dask annotations .* detected", category=UserWarning
+                        )
+                        yield
+                    elapsed = time.perf_counter() - start
+                client.run(_flush_heartbeat)
+                totals = client.run_on_scheduler(_scheduler_plugin.stop_window, key=key)
+                closed = True
+            finally:
+                if not closed:
+                    self._abandon(key)
+        self._store(elapsed, sampler.samples[key], totals)
+        self._completed = True
+
+    def _abandon(self, key: str) -> None:
+        # The block raised (or timed out): close the window, but never let a cluster
+        # problem here hide the benchmark's own exception.
+        with suppress(Exception):
+            self._client.run_on_scheduler(_scheduler_plugin.stop_window, key=key)
+
+    def _store(
+        self, elapsed: float, samples: list[tuple[float, int]], totals: dict[str, Any]
+    ) -> None:
+        memory = [float(v) for _, v in samples]
+        durations = totals["durations"]
+        spill = totals["fine_spill_seconds"] or durations["disk-read"] + durations["disk-write"]
+        serialize = totals["fine_serialize_seconds"] or durations["deserialize"]
+        values = {
+            "wall_time": elapsed,
+            "avg_memory": sum(memory) / len(memory),
+            "peak_memory": max(memory),
+            "compute_time": durations["compute"],
+            "transfer_time": durations["transfer"],
+            "spill_time": spill,
+            "serialize_time": serialize,
+            "n_tasks": totals["n_tasks"],
+            "scheduler_cpu": totals["scheduler_cpu"],
+            "scheduler_peak_memory": totals["scheduler_peak_memory"],
+        }
+        for name, value in values.items():
+            if name in self._measurements:
+                raise BenchmarkError(f"custom metric {name!r} shadows a built-in metric")
+            self._measurements[name] = Measurement(name, float(value), get_metric(name).unit)
