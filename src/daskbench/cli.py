@@ -6,6 +6,7 @@ Every user error ends as one line on stderr, ``daskbench: error: ...``, and a no
 
 from __future__ import annotations
 
+import importlib
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -94,7 +95,43 @@ def _run_pytest(args: list[str], plugins: list[Any]) -> int:
     return int(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands defined in their feature packages, imported only when invoked (fast start-up,
+# and each feature owns its CLI next to its code). name -> "module:attribute".
+_LAZY_COMMANDS = {
+    "ab": "daskbench.ab._cli:ab",
+    "compare": "daskbench.ab._cli:compare",
+    "import": "daskbench.history._cli:import_",
+    "detect": "daskbench.history._cli:detect",
+    "ack": "daskbench.history._cli:ack",
+    "dashboard": "daskbench.history._cli:dashboard",
+}
+
+
+class _LazyGroup(click.Group):
+    def _lazy(self, name: str) -> click.Command | None:
+        target = _LAZY_COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None  # feature not present in this build
+            raise
+        command = getattr(module, attr, None)
+        return command if isinstance(command, click.Command) else None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        names |= {n for n in _LAZY_COMMANDS if self._lazy(n) is not None}
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._lazy(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="daskbench")
 def cli() -> None:
     """Statistical performance-regression testing for Dask."""
