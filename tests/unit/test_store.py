@@ -533,11 +533,12 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
-    from daskbench.models import Measurement, Result
+    from daskbench.models import Measurement, Result, Run
     from daskbench.store import open_store
 
     url, run_id = sys.argv[1], sys.argv[2]
-    with open_store(url) as store:
+    with open_store(url) as store:  # both may find a new file: one creates, one waits
+        store.add_run(Run(run_id, run_id, datetime.now(UTC)))
         for i in range(40):
             now = datetime.now(UTC)
             store.add_result(Result(run_id, f"test_{i}", 0, "passed", now, now,
@@ -548,9 +549,6 @@ _WRITER = textwrap.dedent(
 
 def test_sqlite_concurrent_writers(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ab.db'}"
-    with open_store(url) as store:
-        store.add_run(make_run("a", "a"))
-        store.add_run(make_run("b", "b"))
     writers = [
         subprocess.Popen([sys.executable, "-c", _WRITER, url, run_id], stderr=subprocess.PIPE)
         for run_id in ("a", "b")
