@@ -52,7 +52,7 @@ _REPEAT_ID = re.compile(r"(\[|-)rep\d+\]$")
 
 _session_key = pytest.StashKey[Session]()
 _owns_session_key = pytest.StashKey[bool]()
-_benchmark_key = pytest.StashKey[Benchmark]()
+_benchmark_key = pytest.StashKey["Benchmark"]()
 _reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
 _started_key = pytest.StashKey[datetime]()
 
