@@ -278,6 +278,11 @@ def compare_many(
     equivalence claim whose error is a missed regression (governed by ``mde``), not a false
     discovery. ``ci_level`` records which level each interval has.
 
+    Small samples cost more in a suite: a change is only flagged if its p-value beats
+    ``alpha * R / m``, which is ``alpha / m`` when it is the only change. With 100
+    benchmarks and 10 pairs each (smallest signed-rank p = 2/1024 > 0.05/100) a lone
+    regression can never be flagged; 10 + 10 unpaired values (smallest p = 1e-5) can.
+
     ``lower_is_better`` may be one bool or a mapping with an entry for every key.
 
         >>> a = [1.00, 1.02, 0.98, 1.01, 0.99, 1.03]
