@@ -96,7 +96,7 @@ def main() -> int:
         f"\nnote: with {n} pairs the smallest signed-rank p-value is {floor:.2g} > "
         f"alpha/{per_suite} = {alpha / per_suite:.2g}, so a suite of {per_suite} paired "
         "comparisons can only flag changes when several are significant at once: 0 suite "
-        "alarms there is the floor, not luck (and it costs power; see perf/stats_power.py)."
+        "alarms there is the floor, not luck (the same floor costs power in suites)."
     )
     print(f"\n{'FAIL' if failed else 'all within alpha'} ({time.perf_counter() - start:.1f}s)")
     return 1 if failed else 0
