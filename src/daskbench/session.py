@@ -12,6 +12,8 @@ builds one directly so that bad options fail before pytest starts::
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +28,36 @@ from daskbench.errors import ConfigError
 from daskbench.models import Measurement, Outcome, Result, Run, utcnow
 from daskbench.store import Store, open_store
 
-__all__ = ["NullReporter", "Reporter", "Session", "SessionOptions", "new_run_id"]
+__all__ = [
+    "RUN_EXTRA_ENV",
+    "NullReporter",
+    "Reporter",
+    "Session",
+    "SessionOptions",
+    "new_run_id",
+    "run_extra_from_env",
+]
 
 _MAX_ERROR_CHARS = 20_000
+RUN_EXTRA_ENV = "DASKBENCH_RUN_EXTRA"
+
+
+def run_extra_from_env() -> dict[str, Any]:
+    """Tags for ``Run.environment.extra`` from $DASKBENCH_RUN_EXTRA (a JSON object).
+
+    How a driver such as ``daskbench ab`` marks the runs it starts (experiment id, round)
+    without new options; ConfigError when the variable is not a JSON object.
+    """
+    raw = os.environ.get(RUN_EXTRA_ENV, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ConfigError(f"${RUN_EXTRA_ENV} must be a JSON object, got {raw[:80]!r}")
+    return value
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -142,7 +171,11 @@ class Session:
             env = collect_environment(
                 cluster=cluster,
                 bench_paths=self.options.bench_paths or (Path.cwd(),),
-                extra={"data_dir": self.options.data_dir, "repeat": self.options.repeat},
+                extra={
+                    "data_dir": self.options.data_dir,
+                    "repeat": self.options.repeat,
+                    **run_extra_from_env(),
+                },
             )
             run = Run(
                 id=new_run_id(started),
