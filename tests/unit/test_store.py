@@ -6,6 +6,7 @@ PostgreSQL instances of these tests carry the ``postgres`` marker: ``pytest -m p
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sqlite3
 import subprocess
@@ -25,6 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from daskbench.errors import ConfigError, NotFoundError, StoreError
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
 from daskbench.store import (
+    Ack,
     MemoryStore,
     Store,
     current_revision,
@@ -287,6 +289,39 @@ def test_add_results_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(NotFoundError, match="'ghost'"):
         store.add_results([make_result("r1", "test_a"), make_result("ghost", "test_b")])
     assert store.results() == []
+
+
+def test_ack_round_trip_and_order(store: Store) -> None:
+    store.add_run(make_run("r1"))
+    store.add_run(make_run("r2", at=T0 + timedelta(hours=1)))
+    later = Ack("r2", "test_a", "peak_memory", "trade memory for speed", T0, author="ana")
+    stored = store.add_ack(later)
+    assert stored.id is not None
+    assert stored == dataclasses.replace(later, id=stored.id)
+    tied = store.add_ack(Ack("r1", "test_a", "wall_time", "same time", T0))
+    earlier = datetime(2025, 2, 28, 14, 0, tzinfo=CEST)
+    store.add_ack(Ack("r1", "test_b", "wall_time", "new algorithm", earlier))
+
+    back = store.acks()
+    assert [a.reason for a in back] == ["new algorithm", "trade memory for speed", "same time"]
+    assert back[0].created_at == datetime(2025, 2, 28, 12, 0, tzinfo=UTC)
+    assert back[0].created_at.utcoffset() == timedelta(0)
+    assert back[1:] == [stored, tied]
+    assert [a.reason for a in store.acks(test="test_a")] == ["trade memory for speed", "same time"]
+    assert store.acks(test="nope") == []
+
+
+def test_ack_of_unknown_run(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="'ghost'"):
+        store.add_ack(Ack("ghost", "test_a", "wall_time", "why", T0))
+    assert store.acks() == []
+
+
+def test_ack_is_validated() -> None:
+    with pytest.raises(ConfigError, match=r"Ack\.reason"):
+        Ack("r1", "test_a", "wall_time", "", T0)
+    with pytest.raises(ConfigError, match="timezone-aware"):
+        Ack("r1", "test_a", "wall_time", "why", datetime(2025, 1, 1))
 
 
 def test_closed_store_refuses_work(store_url: str) -> None:

@@ -15,14 +15,22 @@ Opening a database creates its schema or migrates it to the newest revision.
 
 from __future__ import annotations
 
-from daskbench.store._base import Store
+from daskbench.store._base import Ack, Store
 from daskbench.store._engine import create_engine, db_errors
 from daskbench.store._memory import MemoryStore
 from daskbench.store._migrate import head_revision, read_revision
 from daskbench.store._sql import SqlStore
 from daskbench.store._url import parse_store_url
 
-__all__ = ["MemoryStore", "Store", "current_revision", "head_revision", "open_store", "upgrade"]
+__all__ = [
+    "Ack",
+    "MemoryStore",
+    "Store",
+    "current_revision",
+    "head_revision",
+    "open_store",
+    "upgrade",
+]
 
 
 def open_store(url: str) -> Store:

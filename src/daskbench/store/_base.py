@@ -15,13 +15,41 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from daskbench.errors import ConfigError
 from daskbench.models import Environment, Result, Run
 
-__all__ = ["Store", "normalize_result", "normalize_run"]
+__all__ = ["Ack", "Store", "normalize_ack", "normalize_result", "normalize_run"]
+
+
+@dataclass(frozen=True)
+class Ack:
+    """An acknowledged change: ``metric`` of ``test`` changed at run ``run_id``, as expected.
+
+    ``daskbench ack`` writes these; ``daskbench detect`` no longer fails on a change they
+    cover. ``id`` is set by the store.
+    """
+
+    run_id: str
+    test: str
+    metric: str
+    reason: str
+    created_at: datetime
+    author: str = ""
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("run_id", "test", "metric", "reason"):
+            if not getattr(self, name):
+                raise ConfigError(f"Ack.{name} must be a non-empty string")
+        if self.created_at.tzinfo is None:
+            raise ConfigError(
+                f"Ack.created_at must be timezone-aware, got naive {self.created_at.isoformat()}"
+            )
 
 
 @runtime_checkable
@@ -71,6 +99,15 @@ class Store(Protocol):
     def labels(self) -> list[str]:
         """Distinct run labels, sorted."""
 
+    def add_ack(self, ack: Ack) -> Ack:
+        """Insert an acknowledgement, commit, and return it normalised with ``id`` set.
+
+        NotFoundError if its run does not exist.
+        """
+
+    def acks(self, *, test: str | None = None) -> list[Ack]:
+        """Acknowledgements, oldest first (by created_at, then id), optionally of one test."""
+
     def close(self) -> None:
         """Release connections. Idempotent."""
 
@@ -104,3 +141,8 @@ def normalize_result(result: Result, result_id: int) -> Result:
         finished_at=result.finished_at.astimezone(UTC),
         measurements=tuple(sorted(result.measurements, key=lambda m: m.metric)),
     )
+
+
+def normalize_ack(ack: Ack, ack_id: int) -> Ack:
+    """``ack`` as every store reads it back: its id, ``created_at`` in UTC."""
+    return dataclasses.replace(ack, id=ack_id, created_at=ack.created_at.astimezone(UTC))

@@ -21,7 +21,7 @@ from typing import Self
 
 from daskbench.errors import ConfigError, NotFoundError, StoreError
 from daskbench.models import Result, Run
-from daskbench.store._base import normalize_result, normalize_run
+from daskbench.store._base import Ack, normalize_ack, normalize_result, normalize_run
 
 __all__ = ["MemoryStore"]
 
@@ -34,6 +34,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._runs: dict[str, Run] = {}
         self._results: list[Result] = []
+        self._acks: list[Ack] = []
         self._closed = False
 
     def __repr__(self) -> str:
@@ -112,6 +113,18 @@ class MemoryStore:
     def labels(self) -> list[str]:
         self._check_open("read labels")
         return sorted({r.label for r in self._runs.values()})
+
+    def add_ack(self, ack: Ack) -> Ack:
+        self._check_open("add an acknowledgement")
+        self._require_run(ack.run_id, f"acknowledge {ack.test}")
+        stored = normalize_ack(ack, len(self._acks) + 1)
+        self._acks.append(stored)
+        return stored
+
+    def acks(self, *, test: str | None = None) -> list[Ack]:
+        self._check_open("read acknowledgements")
+        found = [a for a in self._acks if test is None or a.test == test]
+        return sorted(found, key=lambda a: (a.created_at, a.id or 0))
 
     def close(self) -> None:
         self._closed = True

@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-__all__ = ["NAMING_CONVENTION", "UTCDateTime", "measurements", "metadata", "results", "runs"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "UTCDateTime",
+    "acks",
+    "measurements",
+    "metadata",
+    "results",
+    "runs",
+]
 
 # Explicit constraint names make migrations reproducible across backends.
 NAMING_CONVENTION = {
@@ -96,4 +104,23 @@ measurements = sa.Table(
     sa.Column("metric", sa.String(), primary_key=True),
     sa.Column("value", sa.Double(), nullable=False),
     sa.Column("unit", sa.String(), nullable=False),
+)
+
+# Expected changes (``daskbench ack``), revision 0002.
+acks = sa.Table(
+    "acks",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "run_id",
+        sa.String(),
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("test", sa.String(), nullable=False, index=True),
+    sa.Column("metric", sa.String(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("author", sa.String(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
 )

@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 
 from daskbench.errors import ConfigError, NotFoundError, StoreError
 from daskbench.models import Environment, Measurement, Result, Run
-from daskbench.store._base import normalize_result
+from daskbench.store._base import Ack, normalize_ack, normalize_result
 from daskbench.store._engine import create_engine, db_errors, enable_wal
 from daskbench.store._migrate import ensure_schema
-from daskbench.store._schema import measurements, results, runs
+from daskbench.store._schema import acks, measurements, results, runs
 from daskbench.store._url import ParsedURL
 
 __all__ = ["SqlStore"]
@@ -197,6 +197,42 @@ class SqlStore:
     def labels(self) -> list[str]:
         with self._begin("read labels from") as conn:
             return sorted(conn.scalars(sa.select(runs.c.label).distinct()))
+
+    def add_ack(self, ack: Ack) -> Ack:
+        row = {
+            "run_id": ack.run_id,
+            "test": ack.test,
+            "metric": ack.metric,
+            "reason": ack.reason,
+            "author": ack.author,
+            "created_at": ack.created_at,
+        }
+        try:
+            with self._begin("add an acknowledgement to") as conn:
+                ack_id = conn.scalar(sa.insert(acks).returning(acks.c.id), row)
+        except IntegrityError:
+            raise self._insert_failed([ack.run_id], f"acknowledgement of {ack.test}") from None
+        assert ack_id is not None
+        return normalize_ack(ack, ack_id)
+
+    def acks(self, *, test: str | None = None) -> list[Ack]:
+        query = sa.select(acks).order_by(acks.c.created_at, acks.c.id)
+        if test is not None:
+            query = query.where(acks.c.test == test)
+        with self._begin("read acknowledgements from") as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            Ack(
+                id=row["id"],
+                run_id=row["run_id"],
+                test=row["test"],
+                metric=row["metric"],
+                reason=row["reason"],
+                author=row["author"],
+                created_at=row["created_at"],
+            )
+            for row in rows
+        ]
 
     # -- lifetime --------------------------------------------------------------------------
 
