@@ -1,0 +1,433 @@
+"""``daskbench ab`` and ``daskbench compare``: the command-line edge of A/B testing.
+
+Order of work in ``ab``, so that bad input costs nothing: read and validate every spec,
+open the database, build (or find cached) every environment, and only then run rounds.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from daskbench.ab._compare import DEFAULT_METRICS, ABComparison, Row, compare_labels
+from daskbench.ab._report import ReportContext, terminal_tables, write_reports
+from daskbench.ab._runner import Arm, Experiment
+from daskbench.ab._spec import EnvSpec, load_spec
+from daskbench.ab._venv import BuiltEnv, EnvBuilder
+from daskbench.errors import ConfigError
+
+__all__ = ["ab", "compare"]
+
+EXIT_OK, EXIT_REGRESSED = 0, 1
+_CONFIRM = ("regressed", "improved", "inconclusive")
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def _output_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--fail-on-regression",
+            is_flag=True,
+            help="exit 1 when any candidate (not the A/A control) has a 'regressed' verdict",
+        ),
+        click.option(
+            "--metric",
+            "metrics",
+            multiple=True,
+            help=f"metric to compare (repeatable) [default: {', '.join(DEFAULT_METRICS)}]",
+        ),
+        click.option(
+            "--alpha",
+            type=float,
+            default=0.05,
+            show_default=True,
+            help="false discovery rate per candidate",
+        ),
+        click.option(
+            "--threshold",
+            type=float,
+            default=0.05,
+            show_default=True,
+            help="smallest relative change worth reporting",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _safe_db(url: str) -> str:
+    """The URL without a password, for reports."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _check_db(db: str) -> None:
+    from daskbench.store import open_store
+
+    if db.startswith("memory:"):
+        raise ConfigError("--db memory:// cannot be shared with benchmark processes; use SQLite")
+    open_store(db).close()  # create/migrate now; a bad URL fails before anything runs
+
+
+def _finish(
+    cmp: ABComparison,
+    ctx: ReportContext,
+    out: Path,
+    console: Console,
+    *,
+    fail_on_regression: bool,
+) -> int:
+    for table in terminal_tables(cmp, ctx):
+        console.print(table)
+    paths = write_reports(cmp, ctx, out)
+    for cand in cmp.candidates:
+        counts = cmp.counts(cand)
+        summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no data"
+        tag = " (A/A control)" if cand == ctx.null_label else ""
+        console.print(f"{cand} vs {cmp.baseline}{tag}: {summary}", highlight=False)
+    console.print(f"reports: {', '.join(str(p) for p in paths.values())}", highlight=False)
+    regressed = [r for r in cmp.regressed if r.candidate != ctx.null_label]
+    return EXIT_REGRESSED if fail_on_regression and regressed else EXIT_OK
+
+
+# -- ab ------------------------------------------------------------------------------------------
+def _load_specs(paths: Sequence[str], null: bool) -> list[EnvSpec]:
+    if not paths:
+        raise ConfigError("ab needs at least two spec files (or one with --null)")
+    specs = [load_spec(p) for p in paths]
+    if null:
+        specs.append(specs[0].renamed(f"{specs[0].name}-null"))
+    if len(specs) < 2:
+        raise ConfigError("ab needs at least two spec files (or one with --null)")
+    seen: dict[str, str] = {}
+    for spec in specs:
+        if spec.name in seen:
+            raise ConfigError(
+                f"{spec.source}: name: {spec.name!r} is also the name of {seen[spec.name]}; "
+                "every environment needs its own name"
+            )
+        seen[spec.name] = spec.source
+    return specs
+
+
+def _build_all(specs: Sequence[EnvSpec], builder: EnvBuilder, console: Console) -> list[BuiltEnv]:
+    built: dict[str | None, BuiltEnv] = {}
+    out = []
+    with _progress(console) as progress:
+        for spec in specs:
+            key = builder.key(spec)
+            if key in built:
+                out.append(built[key])
+                continue
+            task = progress.add_task(f"environment {spec.name}", total=None)
+
+            def say(msg: str, task: Any = task, name: str = spec.name) -> None:
+                progress.update(task, description=f"environment {name}: {msg}")
+
+            env = builder.build(spec, status=say)
+            progress.remove_task(task)
+            built[key] = env
+            out.append(env)
+            if env.isolated:
+                how = "cached venv" if env.cached else "built venv"
+                console.print(
+                    f"{spec.name}: {how} {builder.cache_dir / str(env.key)} in {env.seconds:.1f} s"
+                    + (f" (dask, distributed: {env.versions})" if env.versions else ""),
+                    highlight=False,
+                )
+            else:
+                console.print(f"{spec.name}: current environment ({env.python})", highlight=False)
+    return out
+
+
+def _run_rounds(
+    experiment: Experiment,
+    rounds: int,
+    console: Console,
+    tests: Sequence[str] | None = None,
+    what: str = "round",
+) -> None:
+    n_arms = len(experiment.arms)
+    with _progress(console) as progress:
+        task = progress.add_task(what, total=rounds * n_arms)
+        first = experiment.rounds_done
+        for _ in range(rounds):
+
+            def start(r: int, arm: Arm) -> None:
+                progress.update(task, description=f"{what} {r - first + 1}/{rounds}: {arm.label}")
+
+            def done(r: int, arm: Arm, code: int) -> None:
+                progress.advance(task)
+                if code != 0:
+                    console.print(
+                        f"[yellow]{arm.label}, round {r + 1}: some benchmarks failed[/]",
+                        highlight=False,
+                    )
+
+            experiment.run_round(tests, on_start=start, on_done=done)
+
+
+def _mark_confirmed(cmp: ABComparison, before: ABComparison, tests: Sequence[str]) -> ABComparison:
+    old = {(r.candidate, r.test, r.metric): r.verdict for r in before.rows}
+    rows = []
+    for r in cmp.rows:
+        if r.test in tests:
+            r = Row(
+                r.candidate,
+                r.test,
+                r.metric,
+                r.comparison,
+                r.a,
+                r.b,
+                r.failed_a,
+                r.failed_b,
+                r.note,
+                confirmed=True,
+                verdict_before_confirm=old.get((r.candidate, r.test, r.metric)),
+            )
+        rows.append(r)
+    return ABComparison(
+        cmp.baseline,
+        cmp.candidates,
+        cmp.metrics,
+        tuple(rows),
+        cmp.paired,
+        cmp.rounds,
+        cmp.alpha,
+        cmp.threshold,
+        cmp.arms,
+    )
+
+
+def _environments(
+    specs: Sequence[EnvSpec], envs: Sequence[BuiltEnv], cmp: ABComparison
+) -> dict[str, dict[str, Any]]:
+    out = {}
+    for spec, env in zip(specs, envs, strict=True):
+        arm = cmp.arms.get(spec.name)
+        packages = arm.runs[0].environment.packages if arm and arm.runs else {}
+        versions = " / ".join(packages.get(p, "?") for p in ("dask", "distributed"))
+        out[spec.name] = {
+            **spec.to_dict(),
+            "label": spec.name,
+            "venv": env.key,
+            "python": env.python,
+            "versions": versions,
+        }
+    return out
+
+
+@click.command()
+@click.argument("specs", nargs=-1, type=click.Path())
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True, help="rounds")
+@click.option("--null", is_flag=True, help="add an A/A control: a second copy of the first spec")
+@click.option("--confirm", is_flag=True, help="re-run non-'unchanged' benchmarks before deciding")
+@click.option(
+    "--confirm-rounds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="extra rounds of --confirm [default: --repeat]",
+)
+@click.option("--db", default=None, help="history database URL [default: sqlite:///OUT/ab.db]")
+@click.option("--scale", type=click.Choice(["ci", "small", "large"]), default="ci")
+@click.option("-k", "keyword", default=None, help="only benchmarks matching this expression")
+@click.option("-m", "markexpr", default=None, help="only benchmarks matching this mark expression")
+@click.option(
+    "--bench",
+    "bench_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="benchmark file or directory (repeatable) [default: the shipped suite]",
+)
+@click.option("--out", default="daskbench-out/ab", show_default=True, help="report directory")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="default workers")
+@click.option("--threads-per-worker", type=click.IntRange(min=1), default=None)
+@click.option("--memory-limit", default=None, help="default memory limit per worker")
+@click.option("--timeout", type=float, default=None, help="per-benchmark timeout (seconds)")
+@click.option(
+    "--env-cache",
+    default=None,
+    help="where built environments are cached [default: ~/.cache/daskbench/envs]",
+)
+@_output_options
+def ab(
+    specs: tuple[str, ...],
+    repeat: int,
+    null: bool,
+    confirm: bool,
+    confirm_rounds: int | None,
+    db: str | None,
+    scale: str,
+    keyword: str | None,
+    markexpr: str | None,
+    bench_paths: tuple[str, ...],
+    out: str,
+    workers: int | None,
+    threads_per_worker: int | None,
+    memory_limit: str | None,
+    timeout: float | None,
+    env_cache: str | None,
+    fail_on_regression: bool,
+    metrics: tuple[str, ...],
+    alpha: float,
+    threshold: float,
+) -> int:
+    """Compare environments (spec files; the first is the baseline) with interleaved rounds."""
+    console = Console()
+    started = time.perf_counter()
+    parsed = _load_specs(specs, null)
+    out_dir = Path(out)
+    db = db or f"sqlite:///{(out_dir / 'ab.db').resolve()}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_db(db)
+    builder = EnvBuilder(Path(env_cache) if env_cache else None)
+    t0 = time.perf_counter()
+    envs = _build_all(parsed, builder, console)
+    build_seconds = time.perf_counter() - t0
+    arms = [Arm(spec, env) for spec, env in zip(parsed, envs, strict=True)]
+    experiment = Experiment(
+        arms,
+        db=db,
+        scale=scale,
+        paths=bench_paths,
+        keyword=keyword,
+        markexpr=markexpr,
+        cluster_defaults={
+            "workers": workers,
+            "threads_per_worker": threads_per_worker,
+            "memory_limit": memory_limit,
+        },
+        log_dir=out_dir / "logs",
+        timeout=timeout,
+    )
+    console.print(
+        f"experiment {experiment.id}: {len(arms)} environments x {repeat} rounds (ABBA), "
+        f"results in {_safe_db(db)}",
+        highlight=False,
+    )
+    _run_rounds(experiment, repeat, console)
+    from daskbench.store import open_store
+
+    labels = [a.label for a in arms]
+    metric_names = metrics or DEFAULT_METRICS
+    kwargs: dict[str, Any] = {
+        "experiment": experiment.id,
+        "metrics": metric_names,
+        "alpha": alpha,
+        "threshold": threshold,
+    }
+    with open_store(db) as store:
+        cmp = compare_labels(store, labels[0], labels[1:], **kwargs)
+    confirmed: list[str] = []
+    extra = 0
+    if confirm:
+        confirmed = cmp.flagged_tests(_CONFIRM)
+        if confirmed:
+            extra = confirm_rounds or repeat
+            console.print(
+                f"confirming {len(confirmed)} benchmark(s) with {extra} extra rounds: "
+                + ", ".join(confirmed),
+                highlight=False,
+            )
+            _run_rounds(experiment, extra, console, confirmed, what="confirm")
+            with open_store(db) as store:
+                after = compare_labels(store, labels[0], labels[1:], **kwargs)
+            cmp = _mark_confirmed(after, cmp, confirmed)
+    ctx = ReportContext(
+        title=f"daskbench A/B: {' vs '.join(labels[1:])} against {labels[0]}",
+        experiment=experiment.id,
+        db=_safe_db(db),
+        scale=scale,
+        environments=_environments(parsed, envs, cmp),
+        null_label=parsed[-1].name if null else None,
+        confirmed=tuple(confirmed),
+        confirm_rounds=extra,
+        command=shlex.join(["daskbench", *sys.argv[1:]]),
+    )
+    code = _finish(cmp, ctx, out_dir, console, fail_on_regression=fail_on_regression)
+    console.print(
+        f"environments ready in {build_seconds:.1f} s; total {time.perf_counter() - started:.0f} s",
+        highlight=False,
+    )
+    return code
+
+
+# -- compare --------------------------------------------------------------------------------------
+@click.command()
+@click.option("--db", required=True, help="history database URL")
+@click.option("--baseline", required=True, help="label of the baseline (A)")
+@click.option("--candidate", "candidates", multiple=True, required=True, help="label(s) of B")
+@click.option("--experiment", default=None, help="only runs of this ab experiment id")
+@click.option("--unpaired", is_flag=True, help="never pair by round, even when runs are tagged")
+@click.option("--out", default="daskbench-out/compare", show_default=True, help="report dir")
+@_output_options
+def compare(
+    db: str,
+    baseline: str,
+    candidates: tuple[str, ...],
+    experiment: str | None,
+    unpaired: bool,
+    out: str,
+    fail_on_regression: bool,
+    metrics: tuple[str, ...],
+    alpha: float,
+    threshold: float,
+) -> int:
+    """Compare labels already in a database (e.g. two `daskbench run --label` runs)."""
+    from daskbench.store import open_store
+
+    console = Console()
+    if baseline in candidates:
+        raise ConfigError(f"--candidate {baseline!r} is also the --baseline")
+    with open_store(db) as store:
+        if not store.labels():
+            raise ConfigError(f"--db {_safe_db(db)}: no runs stored yet")
+        cmp = compare_labels(
+            store,
+            baseline,
+            candidates,
+            experiment=experiment,
+            metrics=metrics or DEFAULT_METRICS,
+            alpha=alpha,
+            threshold=threshold,
+            paired=False if unpaired else None,
+        )
+    ctx = ReportContext(
+        title=f"daskbench compare: {', '.join(candidates)} against {baseline}",
+        experiment=experiment,
+        db=_safe_db(db),
+        command=shlex.join(["daskbench", *sys.argv[1:]]),
+    )
+    return _finish(cmp, ctx, Path(out), console, fail_on_regression=fail_on_regression)

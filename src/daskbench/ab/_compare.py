@@ -1,0 +1,323 @@
+"""From stored results to verdicts: every candidate label against one baseline label.
+
+Per candidate, all its (benchmark x metric) comparisons form one family for
+:func:`daskbench.stats.compare_many`, so the false discovery rate is controlled over the
+hundreds of comparisons of one A/B pair. Results of runs tagged with an experiment and a
+round (``daskbench ab`` tags them) are paired by round; otherwise the samples are pooled
+and compared unpaired. Failed results never enter the statistics but are counted.
+
+    >>> from daskbench.store import open_store
+    >>> with open_store("memory://") as store:
+    ...     compare_labels(store, "main", ["branch"]).rows
+    ()
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from daskbench.errors import NotFoundError, StatsInputError
+from daskbench.metrics import get_metric
+from daskbench.models import Outcome, Result, Run
+from daskbench.stats import Comparison, compare_many
+from daskbench.store import Store
+
+__all__ = ["DEFAULT_METRICS", "ABComparison", "ArmSamples", "Row", "compare_labels", "load_arm"]
+
+DEFAULT_METRICS = ("wall_time", "peak_memory", "avg_memory")
+NOT_COMPARED = "not compared"
+# Report order: what needs attention first.
+VERDICT_ORDER = ("regressed", "improved", "inconclusive", NOT_COMPARED, "unchanged")
+
+RoundKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class ArmSamples:
+    """The results of one label: passed results per test (keyed by round when tagged)."""
+
+    label: str
+    runs: tuple[Run, ...]
+    passed: dict[str, list[tuple[RoundKey | None, Result]]]
+    failed: dict[str, int]
+
+    @property
+    def tests(self) -> list[str]:
+        return sorted(self.passed.keys() | self.failed.keys())
+
+    @property
+    def rounds(self) -> int:
+        keys = {key for items in self.passed.values() for key, _ in items if key is not None}
+        return len(keys) or max((len(v) for v in self.passed.values()), default=0)
+
+
+def _round_key(run: Run) -> RoundKey | None:
+    extra = run.environment.extra
+    experiment, rnd = extra.get("experiment"), extra.get("round")
+    if isinstance(experiment, str) and isinstance(rnd, int) and not isinstance(rnd, bool):
+        return (experiment, rnd)
+    return None
+
+
+def load_arm(
+    store: Store,
+    label: str,
+    *,
+    experiment: str | None = None,
+    tests: Iterable[str] | None = None,
+) -> ArmSamples:
+    """Results of ``label`` (only of ``experiment`` when given). NotFoundError if none."""
+    runs = [
+        r
+        for r in store.runs(label=label)
+        if experiment is None or r.environment.extra.get("experiment") == experiment
+    ]
+    if not runs:
+        where = f" in experiment {experiment}" if experiment else ""
+        known = ", ".join(store.labels()) or "none"
+        raise NotFoundError(f"no runs with label {label!r}{where} (labels: {known})")
+    by_id = {r.id: r for r in runs}
+    wanted = set(tests) if tests is not None else None
+    passed: dict[str, list[tuple[RoundKey | None, Result]]] = defaultdict(list)
+    failed: dict[str, int] = defaultdict(int)
+    for result in store.results(label=label):
+        run = by_id.get(result.run_id)
+        if run is None or (wanted is not None and result.test not in wanted):
+            continue
+        if result.outcome is Outcome.PASSED:
+            passed[result.test].append((_round_key(run), result))
+        elif result.outcome is not Outcome.SKIPPED:
+            failed[result.test] += 1
+    return ArmSamples(label, tuple(runs), dict(passed), dict(failed))
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark x metric of one candidate against the baseline."""
+
+    candidate: str
+    test: str
+    metric: str
+    comparison: Comparison | None
+    a: tuple[float, ...]
+    b: tuple[float, ...]
+    failed_a: int = 0
+    failed_b: int = 0
+    note: str = ""
+    confirmed: bool = False
+    verdict_before_confirm: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return str(self.comparison.verdict) if self.comparison is not None else NOT_COMPARED
+
+    @property
+    def unit(self) -> str:
+        return get_metric(self.metric).unit
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.comparison
+        return {
+            "candidate": self.candidate,
+            "test": self.test,
+            "metric": self.metric,
+            "unit": self.unit,
+            "verdict": self.verdict,
+            "median_a": c.median_a if c else None,
+            "median_b": c.median_b if c else None,
+            "ratio": c.ratio if c else None,
+            "ci_low": c.ci_low if c else None,
+            "ci_high": _finite(c.ci_high) if c else None,
+            "ci_level": c.ci_level if c else None,
+            "pvalue": c.pvalue if c else None,
+            "qvalue": c.qvalue if c else None,
+            "mde": _finite(c.mde) if c else None,
+            "n_a": len(self.a),
+            "n_b": len(self.b),
+            "failed_a": self.failed_a,
+            "failed_b": self.failed_b,
+            "paired": c.paired if c else None,
+            "note": (c.note if c and c.note else self.note),
+            "confirmed": self.confirmed,
+            "verdict_before_confirm": self.verdict_before_confirm,
+            "a": list(self.a),
+            "b": list(self.b),
+        }
+
+
+@dataclass(frozen=True)
+class ABComparison:
+    """All rows of one experiment (or of labels compared after the fact)."""
+
+    baseline: str
+    candidates: tuple[str, ...]
+    metrics: tuple[str, ...]
+    rows: tuple[Row, ...]
+    paired: bool
+    rounds: int
+    alpha: float
+    threshold: float
+    arms: dict[str, ArmSamples] = field(default_factory=dict)
+
+    def rows_of(self, candidate: str) -> list[Row]:
+        return [r for r in self.rows if r.candidate == candidate]
+
+    def counts(self, candidate: str) -> dict[str, int]:
+        out = dict.fromkeys(VERDICT_ORDER, 0)
+        for row in self.rows_of(candidate):
+            out[row.verdict] += 1
+        return out
+
+    def flagged_tests(self, verdicts: Sequence[str]) -> list[str]:
+        return sorted({r.test for r in self.rows if r.verdict in verdicts})
+
+    @property
+    def regressed(self) -> list[Row]:
+        return [r for r in self.rows if r.verdict == "regressed"]
+
+
+def _is_paired(arms: Sequence[ArmSamples]) -> bool:
+    """Pair by round only if every passed result is tagged, once per test and round."""
+    for arm in arms:
+        for items in arm.passed.values():
+            keys = [k for k, _ in items]
+            if any(k is None for k in keys) or len(keys) != len(set(keys)):
+                return False
+    return True
+
+
+def _samples(
+    a: ArmSamples, b: ArmSamples, test: str, metric: str, paired: bool
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    def values(arm: ArmSamples) -> dict[Any, float]:
+        out: dict[Any, float] = {}
+        for i, (key, result) in enumerate(arm.passed.get(test, [])):
+            v = result.value(metric)
+            if v is not None:
+                out[key if paired else i] = v
+        return out
+
+    va, vb = values(a), values(b)
+    if paired:
+        common = sorted(va.keys() & vb.keys())
+        return tuple(va[k] for k in common), tuple(vb[k] for k in common)
+    return tuple(va.values()), tuple(vb.values())
+
+
+def compare_arms(
+    baseline: ArmSamples,
+    candidates: Sequence[ArmSamples],
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    alpha: float = 0.05,
+    threshold: float = 0.05,
+    paired: bool | None = None,
+) -> ABComparison:
+    """Compare every candidate with the baseline; one FDR family per candidate."""
+    if paired is None:
+        paired = _is_paired([baseline, *candidates])
+    rows: list[Row] = []
+    for cand in candidates:
+        tests = sorted(set(baseline.tests) | set(cand.tests))
+        pairs: dict[tuple[str, str], tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        pending: list[Row] = []
+        for test in tests:
+            for metric in metrics:
+                a, b = _samples(baseline, cand, test, metric, paired)
+                note = ""
+                if not a or not b:
+                    side = baseline.label if not a else cand.label
+                    note = f"no passed results with {metric} from {side}"
+                    if paired and baseline.passed.get(test) and cand.passed.get(test):
+                        note = "no round where both passed"
+                elif min(a + b) <= 0:
+                    note = f"{metric} has values <= 0; ratios are undefined"
+                else:
+                    pairs[(test, metric)] = (a, b)
+                fa, fb = baseline.failed.get(test, 0), cand.failed.get(test, 0)
+                pending.append(Row(cand.label, test, metric, None, a, b, fa, fb, note))
+        try:
+            results = compare_many(
+                pairs,
+                alpha=alpha,
+                threshold=threshold,
+                paired=paired,
+                lower_is_better={k: get_metric(k[1]).lower_is_better for k in pairs},
+            )
+        except StatsInputError as exc:  # pragma: no cover - inputs are validated above
+            raise StatsInputError(f"{cand.label} vs {baseline.label}: {exc}") from exc
+        for row in pending:
+            comparison = results.get((row.test, row.metric))
+            if comparison is not None:
+                row = Row(
+                    row.candidate,
+                    row.test,
+                    row.metric,
+                    comparison,
+                    row.a,
+                    row.b,
+                    row.failed_a,
+                    row.failed_b,
+                )
+            rows.append(row)
+    rows = [r for r in rows if not _metric_absent(r, baseline, candidates)]
+    return ABComparison(
+        baseline=baseline.label,
+        candidates=tuple(c.label for c in candidates),
+        metrics=tuple(metrics),
+        rows=tuple(rows),
+        paired=paired,
+        rounds=max([baseline.rounds, *(c.rounds for c in candidates)]),
+        alpha=alpha,
+        threshold=threshold,
+        arms={a.label: a for a in (baseline, *candidates)},
+    )
+
+
+def _metric_absent(row: Row, baseline: ArmSamples, candidates: Sequence[ArmSamples]) -> bool:
+    """A metric that no passed result of any arm recorded for this test is not a row."""
+    if row.comparison is not None or row.a or row.b:
+        return False
+    for arm in (baseline, *candidates):
+        for _, result in arm.passed.get(row.test, []):
+            if result.value(row.metric) is not None:
+                return False
+    # Keep tests that only failed: the report must show them.
+    return any(arm.passed.get(row.test) for arm in (baseline, *candidates))
+
+
+def compare_labels(
+    store: Store,
+    baseline: str,
+    candidates: Sequence[str],
+    *,
+    experiment: str | None = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    alpha: float = 0.05,
+    threshold: float = 0.05,
+    paired: bool | None = None,
+    tests: Iterable[str] | None = None,
+) -> ABComparison:
+    """Load the labels from ``store`` and compare (see :func:`compare_arms`).
+
+    With no runs at all in the store this is an empty comparison; a missing label among
+    others is a NotFoundError naming it.
+    """
+    if not store.labels():
+        return ABComparison(
+            baseline, tuple(candidates), tuple(metrics), (), False, 0, alpha, threshold
+        )
+    wanted = list(tests) if tests is not None else None
+    base = load_arm(store, baseline, experiment=experiment, tests=wanted)
+    cands = [load_arm(store, c, experiment=experiment, tests=wanted) for c in candidates]
+    return compare_arms(
+        base, cands, metrics=metrics, alpha=alpha, threshold=threshold, paired=paired
+    )

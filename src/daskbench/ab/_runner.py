@@ -1,0 +1,179 @@
+"""Interleaved rounds: every environment runs the selected benchmarks once per round.
+
+Round ``r`` runs the environments in order A, B, C when ``r`` is even and C, B, A when odd
+(ABBA): slow drifts of the machine (thermal state, other load, caches) then hit every
+environment equally on average, and results of one round can be paired. Each environment
+runs in its own ``python -m daskbench.cli run --repeat 1`` process, so each gets a fresh
+cluster, its own packages, dask config (``DASK_*`` variables) and environment variables.
+Every run is tagged through ``$DASKBENCH_RUN_EXTRA`` with the experiment id and round.
+
+    >>> abba_order(["a", "b"], 0), abba_order(["a", "b"], 1)
+    (['a', 'b'], ['b', 'a'])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from daskbench.ab._spec import EnvSpec
+from daskbench.ab._venv import BuiltEnv
+from daskbench.errors import CollectionError, ConfigError, DaskbenchError
+from daskbench.session import RUN_EXTRA_ENV
+
+__all__ = ["Arm", "Experiment", "abba_order", "new_experiment_id", "select_tests_expr"]
+
+T = TypeVar("T")
+# What pytest's -k grammar accepts as one identifier (matched as a substring of names).
+_K_IDENT = re.compile(r"^[\w:+\-.\[\]\\/]+$")
+
+
+def new_experiment_id() -> str:
+    return f"ab-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def abba_order(items: Sequence[T], round_index: int) -> list[T]:
+    """Forward on even rounds, reversed on odd ones."""
+    return list(items) if round_index % 2 == 0 else list(reversed(items))
+
+
+def select_tests_expr(tests: Iterable[str], keyword: str | None = None) -> str:
+    """A ``-k`` expression selecting (at least) ``tests``, within the user's ``-k``.
+
+    ``-k`` matches substrings, so ``test_a`` also selects ``test_ab``; the extra results
+    are harmless (they are just more rounds). Names pytest cannot parse fall back to the
+    function name.
+    """
+    idents = []
+    for test in sorted(set(tests)):
+        name = test if _K_IDENT.match(test) else test.split("[", 1)[0]
+        if name not in idents:
+            idents.append(name)
+    expr = " or ".join(idents)
+    return f"({keyword}) and ({expr})" if keyword else expr
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One environment of the experiment: its spec, label and interpreter."""
+
+    spec: EnvSpec
+    env: BuiltEnv
+
+    @property
+    def label(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class Experiment:
+    """Runs rounds of the selected benchmarks across the arms, one process each."""
+
+    arms: Sequence[Arm]
+    db: str
+    scale: str = "ci"
+    paths: Sequence[str] = ()
+    keyword: str | None = None
+    markexpr: str | None = None
+    cluster_defaults: dict[str, object] = field(default_factory=dict)
+    log_dir: Path | None = None
+    id: str = field(default_factory=new_experiment_id)
+    timeout: float | None = None
+    rounds_done: int = 0
+
+    def command(self, arm: Arm, tests: Iterable[str] | None = None) -> list[str]:
+        cmd = [arm.env.python, "-m", "daskbench.cli", "run", *self.paths]
+        cmd += ["--db", self.db, "--label", arm.label, "--scale", self.scale, "--repeat", "1"]
+        cluster = {**self.cluster_defaults, **arm.spec.cluster}
+        for key in ("workers", "threads_per_worker", "memory_limit"):
+            if cluster.get(key) is not None:
+                cmd += ["--" + key.replace("_", "-"), str(cluster[key])]
+        if self.timeout is not None:
+            cmd += ["--timeout", str(self.timeout)]
+        keyword = select_tests_expr(tests, self.keyword) if tests is not None else self.keyword
+        if keyword:
+            cmd += ["-k", keyword]
+        if self.markexpr:
+            cmd += ["-m", self.markexpr]
+        return cmd
+
+    def environ(self, arm: Arm, round_index: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(arm.spec.env)
+        env.update(arm.spec.dask_env())
+        tags = {
+            "experiment": self.id,
+            "round": round_index,
+            "ab_env": arm.label,
+            "ab_spec": arm.spec.source,
+            "ab_spec_digest": arm.spec.digest(),
+            "ab_venv": arm.env.key,
+        }
+        env[RUN_EXTRA_ENV] = json.dumps(tags)
+        # A child must not inherit a parent's terminal width tricks or our progress bar.
+        env.setdefault("COLUMNS", "120")
+        return env
+
+    def run_round(
+        self,
+        tests: Iterable[str] | None = None,
+        *,
+        on_start: Callable[[int, Arm], None] | None = None,
+        on_done: Callable[[int, Arm, int], None] | None = None,
+    ) -> None:
+        """One round: every arm once, in ABBA order. Raises on a child's usage error."""
+        selected = list(tests) if tests is not None else None
+        round_index = self.rounds_done
+        for arm in abba_order(self.arms, round_index):
+            if on_start:
+                on_start(round_index, arm)
+            code = self._invoke(arm, round_index, selected)
+            if on_done:
+                on_done(round_index, arm, code)
+        self.rounds_done += 1
+
+    def _invoke(self, arm: Arm, round_index: int, tests: list[str] | None) -> int:
+        log = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = self.log_dir / f"round{round_index:03d}-{arm.label}.log"
+        cmd = self.command(arm, tests)
+        proc = subprocess.run(
+            cmd,
+            env=self.environ(arm, round_index),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if log is not None:
+            log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+        where = f"{arm.label}, round {round_index + 1}"
+        if proc.returncode in (0, 1):  # 1: some benchmarks failed; they are counted
+            return proc.returncode
+        message = _child_error(proc.stderr) or _child_error(proc.stdout)
+        hint = f" (log: {log})" if log is not None else ""
+        if proc.returncode == 5:
+            raise CollectionError(f"{where}: no benchmarks selected{hint}")
+        if proc.returncode == 2:
+            raise ConfigError(f"{where}: {message or 'daskbench run failed'}{hint}")
+        if proc.returncode == 130 or proc.returncode < 0:
+            raise KeyboardInterrupt
+        raise DaskbenchError(
+            f"{where}: daskbench run exited with code {proc.returncode}: {message}{hint}"
+        )
+
+
+def _child_error(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith("daskbench: error:"):
+            return line.removeprefix("daskbench: error:").strip()
+    return lines[-1] if lines else ""
