@@ -47,10 +47,12 @@ as they were and re-examines only the last ``window`` values (``detect_change_po
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -71,8 +73,10 @@ _DECAY = 0.5**0.5
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
-# Gauss-Legendre nodes for the scan p-value integral; 24 keep it within 0.1% of the exact sum.
-_RULE_NODES = 24
+# Gauss-Legendre rule on [-1, 0] for the scan p-value integral (see _log_scan_pvalue).
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
+_GL_NODES = (_GL_NODES - 1.0) / 2.0
+_GL_WEIGHTS = _GL_WEIGHTS / 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,30 +193,24 @@ def _seeded_search(x: FloatArray, alpha: float, m: int) -> list[int]:
     prefix = np.concatenate([[0.0], np.cumsum(scores)])
     prefix_sq = np.concatenate([[0.0], np.cumsum(scores * scores)])
     layers = _layers(n, m, alpha)
-    if not layers:
-        return []
-    alpha_layer = alpha / len(layers)
     cand_start: list[IntArray] = []
     cand_len: list[IntArray] = []
     cand_split: list[IntArray] = []
     cand_logp: list[FloatArray] = []
-    for length in layers:
-        starts = _starts(n, length)
-        count = starts.size
-        log_level = math.log(alpha_layer / count)
-        best_z, best_k = _max_cusum(prefix, prefix_sq, starts, length, m)
-        # 2 * normal tail is a lower bound on the scan p-value: cheap pre-filter.
-        keep = np.flatnonzero(_log_two_sided_tail(best_z) <= log_level)
+    for layer in layers:
+        best_z, best_k = _max_cusum(prefix, prefix_sq, layer, m)
+        # 2 * normal tail is a lower bound on the scan p-value: a cheap pre-filter.
+        keep = np.flatnonzero(best_z >= layer.z_min)
         if keep.size == 0:
             continue
-        logp = _log_scan_pvalue(best_z[keep], length, m)
-        ok = logp <= log_level
+        logp = _log_scan_pvalue(best_z[keep], layer.length, m)
+        ok = logp <= layer.log_level
         if not ok.any():
             continue
         sel = keep[ok]
-        cand_start.append(starts[sel])
-        cand_len.append(np.full(sel.size, length, dtype=np.intp))
-        cand_split.append(starts[sel] + best_k[sel])
+        cand_start.append(layer.starts[sel])
+        cand_len.append(np.full(sel.size, layer.length, dtype=np.intp))
+        cand_split.append(layer.starts[sel] + best_k[sel])
         cand_logp.append(logp[ok])
     if not cand_start:
         return []
@@ -249,11 +247,23 @@ def _starts(n: int, length: int) -> IntArray:
     return np.unique(np.concatenate([first, (n - length) - first])).astype(np.intp)
 
 
-@lru_cache(maxsize=256)
-def _layers(n: int, m: int, alpha: float) -> tuple[int, ...]:
-    """Interval lengths, longest first, without those too short to ever be significant.
+class _Layer(NamedTuple):
+    """The seeded intervals of one length, with what the search needs to test them."""
 
-    Even perfectly separated halves of an interval of length L give at most
+    length: int
+    starts: IntArray
+    splits: IntArray  # k = m .. length - m
+    inv_sd: FloatArray  # 1 / sd(S_k), up to the per-interval factor 1 / sqrt(sum c**2)
+    log_level: float  # log of this interval's share of alpha
+    z_min: float  # |Z| below which even a single fixed split could not reach that share
+
+
+@lru_cache(maxsize=256)
+def _layers(n: int, m: int, alpha: float) -> tuple[_Layer, ...]:
+    """The layers of seeded intervals, longest first, without those too short to matter.
+
+    ``alpha`` is split evenly over the layers, and within a layer over its intervals. Even
+    perfectly separated halves of an interval of length L give at most
     ``|Z| = sqrt(3 k (L - k) / (L + 1))`` with ranks, so short intervals can never pass their
     share of ``alpha``; dropping them leaves a larger share to the others.
     """
@@ -265,20 +275,26 @@ def _layers(n: int, m: int, alpha: float) -> tuple[int, ...]:
         length *= _DECAY
     while lengths:
         shortest = lengths[-1]
-        count = _starts(n, shortest).size
         half = shortest // 2
         z_max = math.sqrt(3.0 * half * (shortest - half) / (shortest + 1))
-        level = math.log(alpha / len(lengths) / count)
-        if _log_two_sided_tail(np.array([z_max]))[0] <= level:
+        level = alpha / len(lengths) / _starts(n, shortest).size
+        if 2.0 * float(special.ndtr(-z_max)) <= level:
             break
         lengths.pop()
-    return tuple(lengths)
+    layers = []
+    for length in lengths:
+        starts = _starts(n, length)
+        level = alpha / len(lengths) / starts.size
+        k, inv_sd = _cusum_weights(length, m)
+        z_min = -float(special.ndtri(level / 2.0))
+        layers.append(_Layer(length, starts, k.astype(np.intp), inv_sd, math.log(level), z_min))
+    return tuple(layers)
 
 
 def _max_cusum(
-    prefix: FloatArray, prefix_sq: FloatArray, starts: IntArray, length: int, m: int
+    prefix: FloatArray, prefix_sq: FloatArray, layer: _Layer, m: int
 ) -> tuple[FloatArray, IntArray]:
-    """Per interval ``scores[s:s+length]``: the largest ``|Z_k|`` and its split ``k``.
+    """Per interval ``scores[s:s+L]`` of ``layer``: the largest ``|Z_k|`` and its split ``k``.
 
     ``prefix`` and ``prefix_sq`` are the cumulative sums of the scores and of their squares,
     starting at 0. ``S_k``, the sum of the first ``k`` centred scores, is
@@ -288,11 +304,11 @@ def _max_cusum(
     multiplied by ``L``: scores are (half-)integer ranks, so the sums are then exact in
     float64 and a constant interval gets exactly ``S_k = 0`` and ``sum(centred**2) = 0``.
     """
-    k, inv_sd = _cusum_weights(length, m)
+    length, starts, k, inv_sd = layer.length, layer.starts, layer.splits, layer.inv_sd
     head = prefix[starts]
     total = prefix[starts + length] - head
     ss_l = (prefix_sq[starts + length] - prefix_sq[starts]) * length - total * total
-    s_l = (prefix[starts[:, np.newaxis] + k.astype(np.intp)] - head[:, np.newaxis]) * length
+    s_l = (prefix[starts[:, np.newaxis] + k] - head[:, np.newaxis]) * length
     s_l -= k * total[:, np.newaxis]
     # The per-row factor 1/sqrt(ss) does not move the argmax: apply it afterwards.
     weighted = np.abs(s_l) * inv_sd
@@ -316,9 +332,11 @@ def _log_scan_pvalue(z: FloatArray, length: int, m: int) -> FloatArray:
     Siegmund's approximation for the standardised CUSUM of ``L`` exchangeable values is
     ``z * phi(z) * sum_k nu(z / sqrt(L t (1 - t))) / (t (1 - t)) / L`` with ``t = k / L``.
     The sum is the integral of ``nu(...)`` over ``u = logit(t)``, where the integrand is smooth
-    and bounded, so a fixed Gauss-Legendre rule replaces the ``L``-term sum (within 0.1% of it
-    for any ``L``). The result is never below the p-value of a single fixed split, which the
-    approximation misses when few splits exist.
+    and bounded, so a fixed 24-node Gauss-Legendre rule replaces the ``L``-term sum: within
+    0.3% of it for any ``L`` when ``m >= 5``, 6% at worst for ``m = 1`` (where the sum's first
+    term dominates), far below the error of the approximation itself. The result is never
+    below the p-value of a single fixed split, which the approximation misses when few splits
+    exist.
     """
     scale, weight = _scan_rule(length, m)
     # Below z = 1 the approximation (increasing there) means nothing: call it p = 1. Above,
@@ -339,10 +357,8 @@ def _scan_rule(length: int, m: int) -> tuple[FloatArray, FloatArray]:
     i.e. ``u = logit(t)`` in ``[-u0, u0]``; by symmetry twice the integral over ``[-u0, 0]``.
     """
     half_width = math.log((length - m + 0.5) / (m - 0.5))
-    x, w = np.polynomial.legendre.leggauss(_RULE_NODES)
-    u = (x - 1.0) * (half_width / 2.0)  # [-1, 1] -> [-half_width, 0]
-    t = 1.0 / (1.0 + np.exp(-u))
-    return 1.0 / np.sqrt(length * t * (1.0 - t)), w * half_width
+    t = 1.0 / (1.0 + np.exp(-half_width * _GL_NODES))
+    return 1.0 / np.sqrt(length * t * (1.0 - t)), 2.0 * half_width * _GL_WEIGHTS
 
 
 def _nu(x: FloatArray) -> FloatArray:
@@ -371,19 +387,13 @@ def _retest(
             k, p = _split_test(x[lo:hi], m)
             cps[i] = lo + _locate(x[lo:hi], k, m)
             pvalues.append(p)
-        bounds = [0, *cps, x.size]
-        rows = [
-            (
-                cps[i],
-                _median(x[bounds[i] : cps[i]]),
-                _median(x[cps[i] : bounds[i + 2]]),
-                pvalues[i],
-            )
-            for i in range(len(cps))
-        ]
-        weak = [i for i, (_, b, a, p) in enumerate(rows) if p > alpha or _small(b, a, min_change)]
-        if not weak:
-            return rows
+        weak = [i for i, p in enumerate(pvalues) if p > alpha]
+        if not weak or min_change > 0.0:
+            bounds = [0, *cps, x.size]
+            level = [_median(x[a:b]) for a, b in itertools.pairwise(bounds)]
+            weak += [i for i in range(len(cps)) if _small(level[i], level[i + 1], min_change)]
+            if not weak:
+                return [(cps[i], level[i], level[i + 1], pvalues[i]) for i in range(len(cps))]
         del cps[max(weak, key=lambda i: pvalues[i])]
 
 
