@@ -1,0 +1,278 @@
+"""``daskbench detect`` output: plain text for terminals, markdown for GitHub, JSON for tools.
+
+Every format says the same things in the same order: new regressions (what fails CI), with
+the culprit range and what differs between the two fingerprints; acknowledged changes;
+pending tails (watch); then older changes and improvements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from daskbench.metrics import get_metric
+from daskbench.report._markdown import code, details, escape, table
+
+from ._detect import Change, Detection, Pending
+from ._series import History
+
+__all__ = ["to_json", "to_markdown", "to_text"]
+
+MAX_DIFF = 8  # fingerprint differences shown per change (all of them in JSON)
+
+
+def _value(metric: str, value: float) -> str:
+    return get_metric(metric).format(value)
+
+
+def _pct(percent: float) -> str:
+    return f"{percent:+.1f}%"
+
+
+def _short(value: Any) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _diff_items(change: Change) -> list[str]:
+    items = [f"{k}: {_short(a)} -> {_short(b)}" for k, (a, b) in change.diff.items()]
+    if len(items) > MAX_DIFF:
+        items = [*items[:MAX_DIFF], f"... {len(items) - MAX_DIFF} more"]
+    return items
+
+
+def _run_text(history: History, run_id: str) -> str:
+    run = history.runs[run_id]
+    when = run.started_at.strftime("%Y-%m-%d %H:%M")
+    commit = f", commit {run.revision[:12]}" if run.revision else ""
+    return f"{run_id} ({when}{commit})"
+
+
+def _ack_hint(change: Change) -> str:
+    return (
+        f"daskbench ack --db <URL> {change.test} --metric {change.metric} "
+        f'--run {change.first_bad_run} --reason "..."'
+    )
+
+
+def _headline(detection: Detection) -> str:
+    failing = len(detection.failing)
+    parts = [
+        f"{failing} new regression{'s' if failing != 1 else ''}",
+        f"{len(detection.acknowledged)} acknowledged",
+        f"{len(detection.pending)} pending",
+        f"{len(detection.changes)} change points in {detection.histories} histories",
+    ]
+    labels = ", ".join(detection.labels) or "none"
+    return f"{'; '.join(parts)} (labels: {labels}; new = within the last {detection.recent} runs)"
+
+
+def _others(detection: Detection) -> list[Change]:
+    return [c for c in detection.changes if not c.failing and c.ack is None]
+
+
+# -- text -------------------------------------------------------------------------------------
+
+
+def _change_lines(change: Change, history: History) -> list[str]:
+    head = (
+        f"{change.test}  {change.metric}  {_pct(change.percent)} "
+        f"({_value(change.metric, change.before)} -> {_value(change.metric, change.after)}, "
+        f"p={change.pvalue:.1g})  label {change.label}"
+    )
+    lines = [
+        head,
+        f"    first bad run  {_run_text(history, change.first_bad_run)}",
+        f"    last good run  {_run_text(history, change.last_good_run)}",
+    ]
+    if change.runs_between:
+        lines.append(f"    ({change.runs_between} run(s) in between without a passing result)")
+    diff = _diff_items(change)
+    lines.append("    changed: " + ("; ".join(diff) if diff else "nothing in the fingerprint"))
+    if change.ack is not None:
+        lines.append(f"    acknowledged: {change.ack.reason} (run {change.ack.run_id})")
+    return lines
+
+
+def to_text(detection: Detection, history: History) -> str:
+    out = [f"daskbench detect: {_headline(detection)}"]
+    if detection.failing:
+        out.append("")
+        for change in detection.failing:
+            first, *rest = _change_lines(change, history)
+            out += [f"NEW REGRESSION  {first}", *rest, f"    to accept it: {_ack_hint(change)}"]
+    if detection.acknowledged:
+        out.append("")
+        for change in detection.acknowledged:
+            first, *rest = _change_lines(change, history)
+            out += [f"acknowledged {change.kind}  {first}", *rest]
+    if detection.pending:
+        out.append("")
+        for p in detection.pending:
+            out.append(
+                f"pending  {p.test}  {p.metric}  last {len(p.run_ids)} run(s) "
+                f"{_pct(p.percent)} vs the regime (label {p.label}; not a step until "
+                f"{detection.min_size} runs show it)"
+            )
+    others = _others(detection)
+    if others:
+        out.append("")
+        for change in others:
+            state = "reverted " if change.reverted else ("" if change.new else "older ")
+            out.append(
+                f"{state}{change.kind}  {change.test}  {change.metric}  {_pct(change.percent)} "
+                f"at run {change.first_bad_run} (label {change.label})"
+            )
+    return "\n".join(out)
+
+
+# -- markdown ---------------------------------------------------------------------------------
+
+
+def _md_run(history: History, run_id: str) -> str:
+    run = history.runs[run_id]
+    commit = f" @ {code(run.revision[:12])}" if run.revision else ""
+    return f"{code(run_id)}{commit}"
+
+
+def _md_rows(changes: Sequence[Change], history: History) -> list[list[str]]:
+    return [
+        [
+            code(c.test),
+            escape(c.metric),
+            f"**{_pct(c.percent)}**",
+            escape(f"{_value(c.metric, c.before)} → {_value(c.metric, c.after)}"),
+            escape(c.label),
+            _md_run(history, c.last_good_run),
+            _md_run(history, c.first_bad_run),
+            "<br>".join(escape(item) for item in _diff_items(c)) or "–",
+        ]
+        for c in changes
+    ]
+
+
+_HEADERS = [
+    "test",
+    "metric",
+    "change",
+    "before → after",
+    "label",
+    "last good run",
+    "first bad run",
+    "what changed",
+]
+
+
+def to_markdown(detection: Detection, history: History) -> str:
+    failing = detection.failing
+    icon = ":x:" if failing else ":white_check_mark:"
+    title = (
+        f"{len(failing)} new performance regression{'s' if len(failing) != 1 else ''}"
+        if failing
+        else "no new performance regressions"
+    )
+    out = [f"### {icon} daskbench: {title}", "", escape(_headline(detection))]
+    if failing:
+        out += ["", table(_HEADERS, _md_rows(failing, history), align="llrllll")]
+        hints = "\n".join(_ack_hint(c) for c in failing)
+        out += ["", "If a change is expected, acknowledge it:", "", f"```\n{hints}\n```"]
+    if detection.acknowledged:
+        rows = [
+            [code(c.test), escape(c.metric), _pct(c.percent), escape(c.label), escape(c.ack.reason)]
+            for c in detection.acknowledged
+            if c.ack is not None
+        ]
+        out += [
+            "",
+            "#### Acknowledged",
+            "",
+            table(["test", "metric", "change", "label", "reason"], rows, align="llrll"),
+        ]
+    if detection.pending:
+        rows = [
+            [
+                code(p.test),
+                escape(p.metric),
+                _pct(p.percent),
+                escape(p.label),
+                ", ".join(code(r) for r in p.run_ids),
+            ]
+            for p in detection.pending
+        ]
+        out += [
+            "",
+            f"#### Pending (fewer than {detection.min_size} runs: not a step yet)",
+            "",
+            table(["test", "metric", "vs regime", "label", "runs"], rows, align="llrll"),
+        ]
+    others = _others(detection)
+    if others:
+        body = table(_HEADERS, _md_rows(others, history), align="llrllll")
+        out += ["", details(f"{len(others)} other change points (older, improvements)", body)]
+    return "\n".join(out) + "\n"
+
+
+# -- json -------------------------------------------------------------------------------------
+
+
+def _change_json(change: Change, history: History) -> dict[str, Any]:
+    def run(run_id: str) -> dict[str, Any]:
+        r = history.runs[run_id]
+        return {"id": run_id, "started_at": r.started_at.isoformat(), "revision": r.revision}
+
+    return {
+        "label": change.label,
+        "test": change.test,
+        "metric": change.metric,
+        "kind": change.kind,
+        "before": change.before,
+        "after": change.after,
+        "ratio": change.ratio,
+        "pvalue": change.pvalue,
+        "new": change.new,
+        "reverted": change.reverted,
+        "failing": change.failing,
+        "acknowledged": None
+        if change.ack is None
+        else {
+            "run_id": change.ack.run_id,
+            "reason": change.ack.reason,
+            "author": change.ack.author,
+            "created_at": change.ack.created_at.isoformat(),
+        },
+        "last_good_run": run(change.last_good_run),
+        "first_bad_run": run(change.first_bad_run),
+        "runs_between": change.runs_between,
+        "diff": {k: [a, b] for k, (a, b) in change.diff.items()},
+    }
+
+
+def _pending_json(p: Pending) -> dict[str, Any]:
+    return {
+        "label": p.label,
+        "test": p.test,
+        "metric": p.metric,
+        "runs": list(p.run_ids),
+        "regime": p.regime,
+        "latest": p.latest,
+        "ratio": p.latest / p.regime if p.regime else None,
+    }
+
+
+def to_json(detection: Detection, history: History) -> str:
+    data = {
+        "failing": len(detection.failing),
+        "histories": detection.histories,
+        "labels": list(detection.labels),
+        "settings": {
+            "recent": detection.recent,
+            "min_size": detection.min_size,
+            "min_change": detection.min_change,
+            "alpha": detection.alpha,
+        },
+        "regressions": [_change_json(c, history) for c in detection.failing],
+        "changes": [_change_json(c, history) for c in detection.changes],
+        "pending": [_pending_json(p) for p in detection.pending],
+    }
+    return json.dumps(data, indent=2, default=str)

@@ -1,0 +1,15 @@
+"""A static dashboard of the history: ``daskbench dashboard --db URL --out DIR``.
+
+Plain HTML, one vendored charting library (uPlot, MIT) shared by all pages, and compact data
+files; no CDN and no server needed (the pages open from ``file://``)::
+
+    >>> from pathlib import Path
+    >>> from daskbench.store import open_store
+    >>> with open_store("sqlite:///history.db") as store:  # doctest: +SKIP
+    ...     build_dashboard(store, Path("site")).tests
+    100
+"""
+
+from daskbench.report.dashboard._build import BuildStats, build_dashboard
+
+__all__ = ["BuildStats", "build_dashboard"]
