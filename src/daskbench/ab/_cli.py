@@ -37,6 +37,12 @@ EXIT_OK, EXIT_REGRESSED = 0, 1
 _CONFIRM = ("regressed", "improved", "inconclusive")
 
 
+def _console() -> Console:
+    """Wide tables when writing to a file or pipe (CI logs), the terminal's width otherwise."""
+    console = Console()
+    return console if console.is_terminal else Console(width=150)
+
+
 def _progress(console: Console) -> Progress:
     return Progress(
         SpinnerColumn(),
@@ -277,6 +283,13 @@ def _environments(
 @click.option("--memory-limit", default=None, help="default memory limit per worker")
 @click.option("--timeout", type=float, default=None, help="per-benchmark timeout (seconds)")
 @click.option(
+    "--reset",
+    type=click.Choice(["restart", "none"]),
+    default=None,
+    help="restart workers before each benchmark [default: restart]; every environment "
+    "and round gets a fresh cluster either way",
+)
+@click.option(
     "--env-cache",
     default=None,
     help="where built environments are cached [default: ~/.cache/daskbench/envs]",
@@ -298,6 +311,7 @@ def ab(
     threads_per_worker: int | None,
     memory_limit: str | None,
     timeout: float | None,
+    reset: str | None,
     env_cache: str | None,
     fail_on_regression: bool,
     metrics: tuple[str, ...],
@@ -305,7 +319,7 @@ def ab(
     threshold: float,
 ) -> int:
     """Compare environments (spec files; the first is the baseline) with interleaved rounds."""
-    console = Console()
+    console = _console()
     started = time.perf_counter()
     parsed = _load_specs(specs, null)
     out_dir = Path(out)
@@ -331,6 +345,7 @@ def ab(
         },
         log_dir=out_dir / "logs",
         timeout=timeout,
+        reset=reset,
     )
     console.print(
         f"experiment {experiment.id}: {len(arms)} environments x {repeat} rounds (ABBA), "
@@ -408,7 +423,7 @@ def compare(
     """Compare labels already in a database (e.g. two `daskbench run --label` runs)."""
     from daskbench.store import open_store
 
-    console = Console()
+    console = _console()
     if baseline in candidates:
         raise ConfigError(f"--candidate {baseline!r} is also the --baseline")
     with open_store(db) as store:

@@ -234,10 +234,16 @@ def compare_arms(
                 a, b = _samples(baseline, cand, test, metric, paired)
                 note = ""
                 if not a or not b:
-                    side = baseline.label if not a else cand.label
-                    note = f"no passed results with {metric} from {side}"
-                    if paired and baseline.passed.get(test) and cand.passed.get(test):
-                        note = "no round where both passed"
+                    missing = [
+                        arm.label
+                        for arm in (baseline, cand)
+                        if not any(r.value(metric) is not None for _, r in arm.passed.get(test, []))
+                    ]
+                    note = (
+                        f"no passed results with {metric} from {' and '.join(missing)}"
+                        if missing
+                        else "no round in which both passed"
+                    )
                 elif min(a + b) <= 0:
                     note = f"{metric} has values <= 0; ratios are undefined"
                 else:

@@ -87,6 +87,7 @@ class Experiment:
     log_dir: Path | None = None
     id: str = field(default_factory=new_experiment_id)
     timeout: float | None = None
+    reset: str | None = None
     rounds_done: int = 0
 
     def command(self, arm: Arm, tests: Iterable[str] | None = None) -> list[str]:
@@ -98,6 +99,8 @@ class Experiment:
                 cmd += ["--" + key.replace("_", "-"), str(cluster[key])]
         if self.timeout is not None:
             cmd += ["--timeout", str(self.timeout)]
+        if self.reset is not None:
+            cmd += ["--reset", self.reset]
         keyword = select_tests_expr(tests, self.keyword) if tests is not None else self.keyword
         if keyword:
             cmd += ["-k", keyword]

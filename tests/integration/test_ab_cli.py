@@ -1,0 +1,171 @@
+"""``daskbench ab`` and ``daskbench compare`` as a user runs them: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from daskbench.models import Environment, Measurement, Outcome, Result, Run
+from daskbench.store import open_store
+
+TINY_BENCH = textwrap.dedent(
+    '''
+    def test_submit(client, benchmark):
+        """One task round trip."""
+        with benchmark():
+            assert client.submit(sum, [1, 2, 3]).result() == 6
+
+
+    def test_fails(client, benchmark):
+        with benchmark():
+            assert client.submit(lambda: 41).result() == 42
+    '''
+)
+
+
+def daskbench(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "daskbench.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("name: b\npakages: [dask]\n", "b.yaml: pakages: unknown field"),
+        ("name: b\ncluster: {workers: two}\n", "b.yaml: cluster.workers: expected an integer"),
+        ("name: b\nenv: [X]\n", "b.yaml: env: expected a mapping"),
+        ("name: a\n", "b.yaml: name: 'a' is also the name of a.yaml"),
+        (
+            "name: b\npackages: ['daskbench-no-such-package-xyz==0.0.1']\n",
+            "b.yaml: packages: ",
+        ),
+    ],
+)
+def test_bad_spec_fails_before_running(tmp_path: Path, spec: str, expected: str) -> None:
+    (tmp_path / "a.yaml").write_text("name: a\n")
+    (tmp_path / "b.yaml").write_text(spec)
+    (tmp_path / "bench.py").write_text("def test_never(benchmark):\n    raise SystemExit(1)\n")
+    env_cache = tmp_path / "envs"
+    proc = daskbench(
+        "ab",
+        "a.yaml",
+        "b.yaml",
+        "--bench",
+        "bench.py",
+        "--env-cache",
+        str(env_cache),
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("daskbench: error: ")
+    assert expected in lines[0]
+    assert not (tmp_path / "daskbench-out" / "ab" / "logs").exists()  # nothing ran
+
+
+def add_label(url: str, label: str, values: list[float]) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with open_store(url) as store:
+        for i, v in enumerate(values):
+            run = Run(
+                id=f"{label}-{i}",
+                label=label,
+                started_at=t0 + timedelta(hours=i),
+                environment=Environment(),
+            )
+            store.add_run(run)
+            store.add_result(
+                Result(
+                    run_id=run.id,
+                    test="test_x",
+                    repeat=0,
+                    outcome=Outcome.PASSED,
+                    started_at=run.started_at,
+                    finished_at=run.started_at + timedelta(seconds=v),
+                    measurements=(Measurement("wall_time", v, "s"),),
+                )
+            )
+
+
+def test_compare_existing_labels(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/h.db"
+    add_label(url, "main", [1.0, 1.02, 0.98, 1.01, 0.99, 1.03, 1.0, 1.01])
+    add_label(url, "branch", [1.5, 1.52, 1.48, 1.51, 1.49, 1.53, 1.5, 1.51])
+    out = tmp_path / "rep"
+    args = ["compare", "--db", url, "--baseline", "main", "--candidate", "branch"]
+    proc = daskbench(*args, "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "branch vs main: 1 regressed" in proc.stdout
+    assert (out / "index.html").read_text().count("<svg") >= 1
+    report = json.loads((out / "report.json").read_text())
+    assert report["rows"][0]["verdict"] == "regressed"
+    assert report["paired"] is False
+    assert (out / "report.md").read_text().startswith("### daskbench compare")
+    failing = daskbench(*args, "--out", str(out), "--fail-on-regression", cwd=tmp_path)
+    assert failing.returncode == 1
+    missing = daskbench(
+        "compare", "--db", url, "--baseline", "main", "--candidate", "nope", cwd=tmp_path
+    )
+    assert missing.returncode == 2
+    assert "no runs with label 'nope'" in missing.stderr
+
+
+def test_ab_end_to_end_current_environment(tmp_path: Path) -> None:
+    (tmp_path / "bench_tiny.py").write_text(TINY_BENCH)
+    (tmp_path / "base.yaml").write_text("name: base\n")
+    (tmp_path / "cand.yaml").write_text(
+        "name: cand\nconfig: {distributed.scheduler.worker-saturation: 1.5}\nenv: {AB_FLAG: '1'}\n"
+    )
+    proc = daskbench(
+        "ab",
+        "base.yaml",
+        "cand.yaml",
+        "--bench",
+        "bench_tiny.py",
+        "--repeat",
+        "2",
+        "--workers",
+        "1",
+        "--threads-per-worker",
+        "1",
+        "--out",
+        "out",
+        cwd=tmp_path,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "cand vs base:" in proc.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["paired"] is True
+    assert report["rounds"] == 2
+    rows = {(r["test"], r["metric"]): r for r in report["rows"]}
+    assert rows[("test_submit", "wall_time")]["n_a"] == 2
+    # 2 rounds can never be significant: honest "inconclusive", no guess.
+    assert rows[("test_submit", "wall_time")]["verdict"] == "inconclusive"
+    assert rows[("test_fails", "wall_time")]["verdict"] == "not compared"
+    assert rows[("test_fails", "wall_time")]["failed_b"] == 2
+    with open_store(f"sqlite:///{tmp_path}/out/ab.db") as store:
+        runs = store.runs()
+    assert [(r.label, r.environment.extra["round"]) for r in runs] == [
+        ("base", 0),
+        ("cand", 0),
+        ("cand", 1),
+        ("base", 1),  # ABBA
+    ]
+    cand = next(r for r in runs if r.label == "cand")
+    assert cand.environment.dask_config["distributed.scheduler.worker_saturation"] == 1.5
+    assert (tmp_path / "out" / "report.md").read_text().startswith("### daskbench A/B")
