@@ -210,7 +210,7 @@ def to_markdown(detection: Detection, history: History) -> str:
     if others:
         body = table(_HEADERS, _md_rows(others, history), align="llrllll")
         out += ["", details(f"{len(others)} other change points (older, improvements)", body)]
-    return "\n".join(out) + "\n"
+    return "\n".join(out)
 
 
 # -- json -------------------------------------------------------------------------------------
