@@ -139,6 +139,8 @@ def _write_site(out: Path, history: History, detection: Detection, title: str) -
     by_test: dict[str, list[TestHistory]] = defaultdict(list)
     for (_, test), th in sorted(history.tests.items()):
         by_test[test].append(th)
+    for lineages in by_test.values():  # the longest history first: the page opens on it
+        lineages.sort(key=lambda th: (-len(th.run_ids), th.label))
     slugs = _slugs(list(by_test))
     changes_by_test = defaultdict(list)
     for change in detection.changes:

@@ -44,6 +44,7 @@ def _page(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · {escape(site)}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{up}assets/uPlot.min.css">
 <link rel="stylesheet" href="{up}assets/dashboard.css">
 </head>

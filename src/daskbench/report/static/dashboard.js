@@ -109,6 +109,8 @@
     // Change points: dashed vertical lines at the first bad run, labelled with the change.
     ctx.setLineDash([5 * px, 4 * px]);
     ctx.font = (11 * px) + "px system-ui, sans-serif";
+    ctx.textAlign = "left";  // uPlot leaves the alignment of its last axis label behind
+    ctx.textBaseline = "alphabetic";
     metric.changes.forEach(function (c) {
       var x = u.valToPos(xs[c.pos], "x", true);
       ctx.strokeStyle = changeColor(c);
