@@ -443,7 +443,8 @@ def test_label_tabs_and_failed_runs(browser: DevTools, server: str) -> None:
 
 def test_links_between_pages(browser: DevTools, server: str) -> None:
     hrefs: set[str] = set()
-    for page in ("index.html", "runs.html", "tests/test_sum.html", "tests/test_groupby-p2p.html"):
+    pages = ("index.html", "runs.html", "ab/index.html", "tests/test_sum.html")
+    for page in (*pages, "tests/test_groupby-p2p.html"):
         assert open_page(browser, f"{server}/{page}") == [], page
         hrefs |= set(
             browser.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")

@@ -96,9 +96,20 @@ class _Slot:
     values: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
-def load_history(store: Store, *, label: str | None = None) -> History:
-    """Read every run and result (of one label, or all) into per-test histories."""
-    runs = store.runs(label=label)
+def load_history(
+    store: Store, *, label: str | None = None, include_experiments: bool = False
+) -> History:
+    """Read every run and result (of one label, or all) into per-test histories.
+
+    Runs of A/B experiments (tagged ``environment.extra["experiment"]`` by ``daskbench ab``)
+    are left out unless ``include_experiments``: their labels are arms measured in
+    interleaved rounds on one day, not lineages over time.
+    """
+    runs = [
+        r
+        for r in store.runs(label=label)
+        if include_experiments or "experiment" not in r.environment.extra
+    ]
     by_id = {r.id: r for r in runs}
     runs_by_label: dict[str, list[str]] = defaultdict(list)
     for run in runs:  # oldest first

@@ -5,6 +5,7 @@ Layout of ``out``::
     index.html          every test x label: status, sparkline, latest value, filters
     runs.html           every run with its fingerprint and what changed from the previous one
     tests/<slug>.html   one page per test: docstring, charts per metric, change points
+    ab/                 A/B experiments stored by ``daskbench ab``: a list and one page each
     data/runs.js        the run table shared by all test pages (hover: run, versions, commit)
     data/tests/*.js     one compact payload per test
     assets/             uPlot (vendored once, MIT) and the dashboard's own JS/CSS
@@ -28,15 +29,16 @@ from daskbench.history._detect import DEFAULT_MIN_CHANGE, DEFAULT_RECENT
 from daskbench.models import utcnow
 from daskbench.store import Store
 
+from ._ab import ab_pages, ab_rows
 from ._data import js_assign, primary_metric, runs_payload, sparkline, test_payload
 from ._docs import category, docstring
-from ._pages import IndexRow, index_page, runs_page, test_page
+from ._pages import IndexRow, ab_index_page, index_page, runs_page, test_page
 
 __all__ = ["BuildStats", "build_dashboard"]
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 ASSETS = ("uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE", "dashboard.js", "dashboard.css")
-_GENERATED = ("index.html", "runs.html", "tests", "data", "assets")
+_GENERATED = ("index.html", "runs.html", "tests", "data", "assets", "ab")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -110,6 +112,7 @@ def build_dashboard(
         out.mkdir(parents=True, exist_ok=True)
         _clear(out)
         written = _write_site(out, history, detection, title)
+        _write_ab(out, store, title, label)
     except OSError as exc:
         raise ConfigError(f"cannot write the dashboard to {out}: {exc}") from None
     return BuildStats(
@@ -117,6 +120,17 @@ def build_dashboard(
         files=sum(1 for p in out.rglob("*") if p.is_file()),
         bytes=sum(p.stat().st_size for name in _GENERATED for p in _walk(out / name)),
         seconds=time.perf_counter() - start,
+    )
+
+
+def _write_ab(out: Path, store: Store, title: str, label: str | None) -> None:
+    pages = ab_pages(store, store.runs(label=label))
+    (out / "ab").mkdir()
+    for page in pages:
+        if page.html is not None:
+            (out / "ab" / f"{page.slug}.html").write_text(page.html, encoding="utf-8")
+    (out / "ab" / "index.html").write_text(
+        ab_index_page(title, ab_rows(pages), len(pages)), encoding="utf-8"
     )
 
 

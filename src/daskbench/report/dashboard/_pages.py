@@ -14,7 +14,7 @@ from daskbench.history import Change, History
 from daskbench.metrics import format_value, get_metric
 from daskbench.models import Run
 
-__all__ = ["IndexRow", "index_page", "runs_page", "test_page"]
+__all__ = ["IndexRow", "ab_index_page", "index_page", "runs_page", "test_page"]
 
 STATUSES = ("failing", "regressed", "improved", "stable")
 
@@ -50,7 +50,8 @@ def _page(
 </head>
 <body data-page="{page}">
 <header><a class="brand" href="{up}index.html">{escape(site)}</a>
-<nav><a href="{up}index.html">Tests</a><a href="{up}runs.html">Runs</a></nav></header>
+<nav><a href="{up}index.html">Tests</a><a href="{up}runs.html">Runs</a>
+<a href="{up}ab/index.html">A/B</a></nav></header>
 <main>
 {body}
 </main>
@@ -250,3 +251,18 @@ from the previous run of the same label</p>
 </tbody>
 </table>"""
     return _page("Runs", site, body, page="runs", depth=0, scripts=[])
+
+
+def ab_index_page(site: str, rows: str, count: int) -> str:
+    """The list of stored A/B experiments (``rows``: trusted markup from ``_ab.ab_rows``)."""
+    if count:
+        body = f"""<h1>A/B experiments</h1>
+<p class="summary">{count} experiment(s) stored by <code>daskbench ab</code>, newest first</p>
+<table class="grid"><thead><tr><th>Experiment</th><th>Started</th><th>Arms</th>
+<th>Summary</th></tr></thead><tbody>
+{rows}
+</tbody></table>"""
+    else:
+        body = """<h1>A/B experiments</h1>
+<p class="muted">No A/B experiments in this history (<code>daskbench ab</code> stores them).</p>"""
+    return _page("A/B experiments", site, body, page="ab", depth=1, scripts=[])

@@ -1,0 +1,141 @@
+"""The static dashboard's files: layout, data payloads, statuses, size, A/B pages (no browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daskbench.errors import ConfigError
+from daskbench.models import Environment, Measurement, Outcome, Result, Run
+from daskbench.report.dashboard import build_dashboard
+from daskbench.report.dashboard._data import sparkline
+from daskbench.report.dashboard._docs import category, docstring
+from daskbench.store import MemoryStore
+
+T0 = datetime(2025, 1, 1, 2, tzinfo=UTC)
+
+
+def history(store: MemoryStore, *, n: int = 40, path: str = "") -> None:
+    rng = np.random.default_rng(2)
+    for i in range(n):
+        at = T0 + timedelta(days=i)
+        env = Environment(git_commit=f"{i:040x}", packages={"dask": "2025.1.0"})
+        store.add_run(Run(f"r{i:03d}", "nightly", at, environment=env))
+        for test in ("test_a", "test_b[x/y]", "test_B[x/y]"):
+            outcome = Outcome.ERROR if test == "test_a" and i == n - 1 else Outcome.PASSED
+            wall = rng.normal(1.0, 0.02) * (1.2 if test == "test_b[x/y]" and i >= n - 8 else 1.0)
+            ms = (Measurement("wall_time", wall, "s"), Measurement("n_tasks", 12.0, "count"))
+            store.add_result(
+                Result(f"r{i:03d}", test, 0, outcome, at, at, ms if outcome == "passed" else (),
+                       error="setup failed" if outcome != "passed" else None, path=path)
+            )  # fmt: skip
+
+
+def load_js(path: Path) -> dict:
+    text = path.read_text()
+    match = re.fullmatch(r"window\.(\w+)=(.*);\n", text, re.DOTALL)
+    assert match is not None
+    return json.loads(match.group(2))
+
+
+def test_layout_payloads_and_statuses(tmp_path: Path) -> None:
+    store = MemoryStore()
+    history(store)
+    out = tmp_path / "site"
+    (out / "tests").mkdir(parents=True)
+    (out / "tests" / "stale.html").write_text("old")
+    (out / "keep.txt").write_text("mine")
+    built = build_dashboard(store, out, title="My project")
+    assert built.tests == 3
+    assert not (out / "tests" / "stale.html").exists()  # generated folders are replaced
+    assert (out / "keep.txt").read_text() == "mine"  # everything else is left alone
+    assert sorted(p.name for p in (out / "assets").iterdir()) == [
+        "dashboard.css", "dashboard.js", "uPlot.LICENSE", "uPlot.iife.min.js", "uPlot.min.css",
+    ]  # fmt: skip
+    pages = sorted(p.name for p in (out / "tests").iterdir())
+    assert len(pages) == 3  # test_b[x/y] and test_B[x/y] must not collide on any file system
+    assert len({p.lower() for p in pages}) == 3
+
+    index = (out / "index.html").read_text()
+    assert "My project" in index
+    rows = re.findall(r'<tr data-status="(\w+)" data-category="[^"]*" data-label="nightly" '
+                      r'data-test="([^"]+)">', index)  # fmt: skip
+    assert sorted(rows) == [("failing", "test_a"), ("regressed", "test_b[x/y]"),
+                            ("stable", "test_b[x/y]")]  # fmt: skip
+
+    runs = load_js(out / "data" / "runs.js")
+    assert runs["fields"][:3] == ["id", "label", "t"]
+    assert len(runs["runs"]) == 40
+    payload = load_js(out / "data" / "tests" / "test_a.js")
+    lineage = payload["labels"]["nightly"]
+    assert lineage["failed"] == [39]
+    assert lineage["errors"] == {"39": "setup failed"}
+    assert lineage["metrics"]["wall_time"]["values"][39] is None
+    assert lineage["metrics"]["n_tasks"]["unit"] == "count"
+
+
+def test_no_change_without_data_and_bad_out(tmp_path: Path) -> None:
+    built = build_dashboard(MemoryStore(), tmp_path / "empty")
+    assert built.tests == 0
+    assert "0 test histories" in (tmp_path / "empty" / "index.html").read_text()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="not a directory"):
+        build_dashboard(MemoryStore(), tmp_path / "file")
+
+
+def test_docstrings_and_categories(tmp_path: Path) -> None:
+    source = tmp_path / "test_arrays.py"
+    source.write_text(
+        'def test_a():\n    """Add two arrays."""\n\n\nclass TestX:\n'
+        '    def test_m(self):\n        """A method."""\n'
+    )
+    assert docstring(f"{source}::test_a[p2p]", "test_a[p2p]") == "Add two arrays."
+    assert docstring(f"{source}::TestX::test_m", "test_m") == "A method."
+    assert docstring(f"{source}::test_zzz", "test_zzz") == ""
+    assert docstring("", "test_a") == ""
+    assert category(f"{source}::test_a", "test_a") == "arrays"
+    assert category("", "test_a") == "other"
+    assert category("", "array/test_sum") == "array"
+    store = MemoryStore()
+    history(store, n=12, path=f"{source}::test_a")
+    out = tmp_path / "site"
+    build_dashboard(store, out)
+    assert "Add two arrays." in (out / "tests" / "test_a.html").read_text()
+
+
+def test_sparkline_is_inline_svg() -> None:
+    svg = sparkline([1.0, None, 2.0, 1.5])
+    assert svg.startswith('<svg class="spark"')
+    assert svg.count(",") == 3  # three points; the gap is skipped
+    assert "<polyline" not in sparkline([1.0])
+
+
+def test_ab_experiments_get_pages_and_stay_out_of_the_history(tmp_path: Path) -> None:
+    pytest.importorskip("daskbench.ab")
+    store = MemoryStore()
+    history(store, n=12)
+    rng = np.random.default_rng(0)
+    for rnd in range(6):
+        for k, arm in enumerate(("base", "cand") if rnd % 2 == 0 else ("cand", "base")):
+            at = T0 + timedelta(days=50, minutes=10 * rnd + k)
+            env = Environment(extra={"experiment": "exp1", "round": rnd, "ab_env": arm})
+            run_id = f"{arm}-{rnd}"
+            store.add_run(Run(run_id, arm, at, environment=env))
+            wall = rng.normal(1.0, 0.01) * (1.5 if arm == "cand" else 1.0)
+            store.add_result(Result(run_id, "test_a", 0, Outcome.PASSED, at, at,
+                                    (Measurement("wall_time", wall, "s"),)))  # fmt: skip
+    out = tmp_path / "site"
+    build_dashboard(store, out)
+    index = (out / "index.html").read_text()
+    assert 'data-label="base"' not in index  # experiment arms are not lineages
+    listing = (out / "ab" / "index.html").read_text()
+    assert 'href="exp1.html"' in listing
+    assert "cand vs base" in listing
+    page = (out / "ab" / "exp1.html").read_text()
+    assert '<a href="index.html">' in page
+    assert "regressed" in page
