@@ -139,3 +139,24 @@ def test_ab_experiments_get_pages_and_stay_out_of_the_history(tmp_path: Path) ->
     page = (out / "ab" / "exp1.html").read_text()
     assert '<a href="index.html">' in page
     assert "regressed" in page
+
+
+def test_a_metric_rising_from_zero(tmp_path: Path) -> None:
+    from daskbench.history import detect, load_history, to_json, to_text
+
+    store = MemoryStore()
+    for i in range(30):
+        at = T0 + timedelta(days=i)
+        store.add_run(Run(f"r{i:03d}", "nightly", at))
+        spill = 0.0 if i < 20 else 2.0 + 0.01 * i
+        store.add_result(Result(f"r{i:03d}", "test_a", 0, Outcome.PASSED, at, at,
+                                (Measurement("spill_time", spill, "s"),)))  # fmt: skip
+    history_ = load_history(store)
+    result = detect(history_, recent=15)
+    (change,) = result.failing
+    assert change.before == 0.0
+    assert json.loads(to_json(result, history_))["regressions"][0]["ratio"] is None
+    assert "test_a  spill_time  from 0 (0 µs -> 2.2" in to_text(result, history_)
+    build_dashboard(store, tmp_path / "site", recent=15)
+    payload = load_js(tmp_path / "site" / "data" / "tests" / "test_a.js")
+    assert payload["labels"]["nightly"]["metrics"]["spill_time"]["changes"][0]["pct"] is None

@@ -24,6 +24,7 @@ runs confirm it.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,11 @@ class Change:
     def percent(self) -> float:
         """Relative change in percent (+15.0 is 15% higher)."""
         return (self.ratio - 1.0) * 100.0
+
+    @property
+    def percent_text(self) -> str:
+        """``+15.2%``; ``from 0`` for a change from exactly zero (it has no ratio)."""
+        return f"{self.percent:+.1f}%" if math.isfinite(self.percent) else "from 0"
 
     @property
     def failing(self) -> bool:

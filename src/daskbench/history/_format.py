@@ -8,6 +8,7 @@ pending tails (watch); then older changes and improvements.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ def _value(metric: str, value: float) -> str:
 
 
 def _pct(percent: float) -> str:
-    return f"{percent:+.1f}%"
+    return f"{percent:+.1f}%" if math.isfinite(percent) else "from 0"
 
 
 def _short(value: Any) -> str:
@@ -216,6 +217,11 @@ def to_markdown(detection: Detection, history: History) -> str:
 # -- json -------------------------------------------------------------------------------------
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: a change from exactly 0 has no ratio."""
+    return value if math.isfinite(value) else None
+
+
 def _change_json(change: Change, history: History) -> dict[str, Any]:
     def run(run_id: str) -> dict[str, Any]:
         r = history.runs[run_id]
@@ -228,7 +234,7 @@ def _change_json(change: Change, history: History) -> dict[str, Any]:
         "kind": change.kind,
         "before": change.before,
         "after": change.after,
-        "ratio": change.ratio,
+        "ratio": _finite(change.ratio),
         "pvalue": change.pvalue,
         "new": change.new,
         "reverted": change.reverted,
@@ -256,7 +262,7 @@ def _pending_json(p: Pending) -> dict[str, Any]:
         "runs": list(p.run_ids),
         "regime": p.regime,
         "latest": p.latest,
-        "ratio": p.latest / p.regime if p.regime else None,
+        "ratio": _finite(p.latest / p.regime) if p.regime else None,
     }
 
 

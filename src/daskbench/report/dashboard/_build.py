@@ -80,8 +80,8 @@ def _note(th: TestHistory, detection: Detection, status: str) -> str:
     shown = failing or [c for c in mine if not c.reverted]
     if not shown:
         return ""
-    c = max(shown, key=lambda c: abs(c.percent))
-    return f"{c.percent:+.1f}% {c.metric} at run {c.first_bad_run}"
+    c = max(shown, key=lambda c: abs(c.ratio - 1.0))
+    return f"{c.percent_text} {c.metric} at run {c.first_bad_run}"
 
 
 def _clear(out: Path) -> None:

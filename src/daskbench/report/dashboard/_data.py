@@ -87,7 +87,7 @@ def _changes_of(changes: Sequence[Change], positions: dict[str, int]) -> list[di
     return [
         {
             "pos": positions[c.first_bad_run],
-            "pct": round(c.percent, 1),
+            "pct": round(c.percent, 1) if math.isfinite(c.percent) else None,
             "kind": c.kind,
             "new": c.new,
             "failing": c.failing,

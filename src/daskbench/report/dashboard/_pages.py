@@ -130,7 +130,7 @@ def _change_rows(changes: Sequence[Change], history: History) -> str:
         diff = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in list(c.diff.items())[:6])
         rows.append(
             f'<tr class="{"failing" if c.failing else ""}"><td>{escape(c.label)}</td>'
-            f"<td>{escape(c.metric)}</td><td class='num'>{c.percent:+.1f}%</td>"
+            f"<td>{escape(c.metric)}</td><td class='num'>{c.percent_text}</td>"
             f"<td>{escape(format_value(c.before, unit))} → "
             f"{escape(format_value(c.after, unit))}</td>"
             f'<td><a href="../runs.html#run-{escape(c.last_good_run)}">'

@@ -35,6 +35,11 @@
     });
   }
 
+  // null: a change from exactly zero (no ratio).
+  function pctText(pct) {
+    return pct === null ? "from 0" : (pct > 0 ? "+" : "") + pct + "%";
+  }
+
   function date(t) {
     return new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ");
   }
@@ -120,7 +125,7 @@
       ctx.moveTo(x, box.top);
       ctx.lineTo(x, box.top + box.height);
       ctx.stroke();
-      var text = (c.pct > 0 ? "+" : "") + c.pct + "%" + (c.ack ? " (ack)" : "");
+      var text = pctText(c.pct) + (c.ack ? " (ack)" : "");
       var w = ctx.measureText(text).width;
       var tx = x + 3 * px + w > box.left + box.width ? x - 3 * px - w : x + 3 * px;
       ctx.fillText(text, tx, box.top + 12 * px);
@@ -159,7 +164,7 @@
     if (versions.length) lines.push(esc(versions.join(", ")));
     metric.changes.forEach(function (c) {
       if (c.pos === pos) {
-        lines.push("change point: " + (c.pct > 0 ? "+" : "") + c.pct + "% " + esc(c.kind) +
+        lines.push("change point: " + pctText(c.pct) + " " + esc(c.kind) +
                    (c.ack ? " · acknowledged: " + esc(c.ack) : ""));
       }
     });
