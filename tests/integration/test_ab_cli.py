@@ -138,6 +138,11 @@ def test_ab_end_to_end_current_environment(tmp_path: Path) -> None:
         "bench_tiny.py",
         "--repeat",
         "2",
+        "--confirm",
+        "--confirm-rounds",
+        "1",
+        "--reset",
+        "none",
         "--workers",
         "1",
         "--threads-per-worker",
@@ -151,11 +156,14 @@ def test_ab_end_to_end_current_environment(tmp_path: Path) -> None:
     assert "cand vs base:" in proc.stdout
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["paired"] is True
-    assert report["rounds"] == 2
+    assert report["rounds"] == 3
     rows = {(r["test"], r["metric"]): r for r in report["rows"]}
-    assert rows[("test_submit", "wall_time")]["n_a"] == 2
-    # 2 rounds can never be significant: honest "inconclusive", no guess.
-    assert rows[("test_submit", "wall_time")]["verdict"] == "inconclusive"
+    submit = rows[("test_submit", "wall_time")]
+    # 3 rounds can never be significant: honest "inconclusive", no guess.
+    assert submit["verdict"] == "inconclusive"
+    assert submit["n_a"] == 3  # 2 rounds + 1 confirmation round of the inconclusive one
+    assert submit["confirmed"] is True
+    assert report["confirmed"] == ["test_submit"]
     assert rows[("test_fails", "wall_time")]["verdict"] == "not compared"
     assert rows[("test_fails", "wall_time")]["failed_b"] == 2
     with open_store(f"sqlite:///{tmp_path}/out/ab.db") as store:
@@ -165,6 +173,8 @@ def test_ab_end_to_end_current_environment(tmp_path: Path) -> None:
         ("cand", 0),
         ("cand", 1),
         ("base", 1),  # ABBA
+        ("base", 2),
+        ("cand", 2),
     ]
     cand = next(r for r in runs if r.label == "cand")
     assert cand.environment.dask_config["distributed.scheduler.worker_saturation"] == 1.5

@@ -104,3 +104,25 @@ def test_cache_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
 
 def test_source_fingerprint_is_stable() -> None:
     assert source_fingerprint() == source_fingerprint()
+
+
+def test_changed_source_reinstalls_only_daskbench(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = FakeRunner()
+    first = EnvBuilder(tmp_path, runner=runner, use_uv=False).build(SPEC)
+    monkeypatch.setattr(EnvBuilder, "source", property(lambda self: "edited"))
+    runner.calls.clear()
+    again = EnvBuilder(tmp_path, runner=runner, use_uv=False).build(SPEC)
+    assert again.key == first.key
+    assert again.cached
+    assert again.refreshed
+    reinstall, check = runner.calls
+    assert "--no-deps" in reinstall
+    assert "dask==2026.8.0" not in reinstall
+    assert "-c" in check
+    runner.calls.clear()
+    third = EnvBuilder(tmp_path, runner=runner, use_uv=False).build(SPEC)
+    assert third.cached
+    assert not third.refreshed
+    assert runner.calls == []

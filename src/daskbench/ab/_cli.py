@@ -167,9 +167,11 @@ def _build_all(specs: Sequence[EnvSpec], builder: EnvBuilder, console: Console) 
             built[key] = env
             out.append(env)
             if env.isolated:
-                how = "cached venv" if env.cached else "built venv"
+                how = "built venv" if not env.cached else "cached venv"
+                if env.refreshed:
+                    how += " (daskbench reinstalled: its source changed)"
                 console.print(
-                    f"{spec.name}: {how} {builder.cache_dir / str(env.key)} in {env.seconds:.1f} s"
+                    f"{spec.name}: {how} {builder.cache_dir / str(env.key)}, {env.seconds:.1f} s"
                     + (f" (dask, distributed: {env.versions})" if env.versions else ""),
                     highlight=False,
                 )

@@ -2,8 +2,10 @@
 
 A spec with ``packages`` gets its own venv holding daskbench (from the source tree this
 daskbench runs from) and those packages; a spec without runs in the current interpreter.
-The cache key covers the packages, the Python version and the daskbench source, so editing
-daskbench or the spec gives a fresh venv while a repeated experiment reuses it::
+The cache key covers the packages, the Python interpreter and daskbench's own dependencies
+(``pyproject.toml``), so a repeated experiment reuses the venv. The rest of the daskbench
+source changes all the time in a checkout; the venv records which source it holds, and
+when that differs only daskbench is reinstalled (``--no-deps``, a second or two)::
 
     ~/.cache/daskbench/envs/<key>/          # complete venvs only
     ~/.cache/daskbench/envs/.build-<key>-*  # in progress (renamed when done)
@@ -66,6 +68,7 @@ class BuiltEnv:
     cached: bool
     seconds: float
     versions: str = ""  # "dask distributed", from the import check
+    refreshed: bool = False  # cached, but daskbench was reinstalled from changed source
 
     @property
     def isolated(self) -> bool:
@@ -93,13 +96,18 @@ def _source_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def source_fingerprint() -> str:
-    """Hash of the daskbench source that venvs get (or its version when not a checkout)."""
+def source_fingerprint(*, dependencies_only: bool = False) -> str:
+    """Hash of the daskbench source that venvs get (or its version when not a checkout).
+
+    ``dependencies_only``: of ``pyproject.toml`` alone, which decides what else a venv needs.
+    """
     root = _source_root()
     if root is None:
         return f"daskbench=={daskbench.__version__}"
     digest = hashlib.sha256()
     for path in _source_files(root):
+        if dependencies_only and path.name != "pyproject.toml":
+            continue
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -112,6 +120,12 @@ def _copy_source(root: Path, dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     return dest
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _last_error_line(text: str) -> str:
@@ -153,18 +167,26 @@ class EnvBuilder:
         if use_uv and self.uv is None:
             raise ConfigError("uv was requested but is not on PATH")
         self._runner = runner
-        self._fingerprint: str | None = None
+        self._deps: str | None = None
+        self._source: str | None = None
+
+    @property
+    def source(self) -> str:
+        """Fingerprint of the daskbench source, computed once per builder."""
+        if self._source is None:
+            self._source = source_fingerprint()
+        return self._source
 
     def key(self, spec: EnvSpec) -> str | None:
         """The cache key of ``spec``'s venv; None when it runs in the current interpreter."""
         if spec.packages is None:
             return None
-        if self._fingerprint is None:
-            self._fingerprint = source_fingerprint()
+        if self._deps is None:
+            self._deps = source_fingerprint(dependencies_only=True)
         body = {
             "packages": list(spec.packages),
             "python": [sys.implementation.name, platform.python_version(), sys.executable],
-            "daskbench": self._fingerprint,
+            "daskbench-dependencies": self._deps,
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -184,27 +206,36 @@ class EnvBuilder:
             return BuiltEnv(sys.executable, None, cached=True, seconds=0.0)
         final = self.cache_dir / key
         marker = final / _MARKER
+        log = self.cache_dir / f"build-{key}.log"
+        say = status or (lambda _msg: None)
         if marker.is_file():
             info = json.loads(marker.read_text())
+            refreshed = info.get("source") != self.source
+            if refreshed:
+                info["versions"] = self._refresh(spec, final, log, say)
+                info["source"] = self.source
+                _write_atomic(marker, json.dumps(info))
             return BuiltEnv(
                 str(final / "bin" / "python"),
                 key,
                 cached=True,
                 seconds=time.perf_counter() - start,
                 versions=str(info.get("versions", "")),
+                refreshed=refreshed,
             )
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".build-{key}-", dir=self.cache_dir))
-        log = self.cache_dir / f"build-{key}.log"
         log.write_text("")
-        say = status or (lambda _msg: None)
         try:
             versions = self._install(spec, tmp, log, say)
-            (tmp / _MARKER).write_text(
-                json.dumps(
-                    {"spec": spec.to_dict(), "key": key, "versions": versions, "built": time.time()}
-                )
-            )
+            info = {
+                "spec": spec.to_dict(),
+                "key": key,
+                "versions": versions,
+                "source": self.source,
+                "built": time.time(),
+            }
+            (tmp / _MARKER).write_text(json.dumps(info))
             try:
                 tmp.rename(final)
             except OSError:
@@ -222,6 +253,47 @@ class EnvBuilder:
             seconds=time.perf_counter() - start,
             versions=versions,
         )
+
+    def _pip(self, python: Path, *args: str) -> list[str]:
+        if self.uv:
+            return [self.uv, "pip", "install", "--quiet", "--python", str(python), *args]
+        return [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *args,
+        ]
+
+    def _check(self, spec: EnvSpec, python: Path, log: Path, say: Callable[[str], None]) -> str:
+        say("checking imports")
+        proc = self._runner([str(python), "-c", _IMPORT_CHECK], log)
+        if proc.returncode != 0:
+            raise ConfigError(
+                f"{spec.source}: packages: installed but do not import: "
+                f"{_last_error_line(proc.stderr or proc.stdout)} (log: {log})"
+            )
+        return proc.stdout.strip()
+
+    def _refresh(self, spec: EnvSpec, venv: Path, log: Path, say: Callable[[str], None]) -> str:
+        """Reinstall only daskbench (its source changed, its dependencies did not)."""
+        root = _source_root()
+        if root is None:
+            return self._check(spec, venv / "bin" / "python", log, say)
+        say("reinstalling daskbench (source changed)")
+        python = venv / "bin" / "python"
+        with tempfile.TemporaryDirectory(prefix="daskbench-src-") as src_tmp:
+            me = str(_copy_source(root, Path(src_tmp) / "daskbench"))
+            extra = ["--reinstall-package", "daskbench"] if self.uv else ["--force-reinstall"]
+            proc = self._runner(self._pip(python, "--no-deps", *extra, me), log)
+        if proc.returncode != 0:
+            raise ConfigError(
+                f"{spec.source}: packages: cannot reinstall daskbench into {venv}: "
+                f"{_last_error_line(proc.stderr or proc.stdout)} (log: {log})"
+            )
+        return self._check(spec, python, log, say)
 
     def _install(self, spec: EnvSpec, venv: Path, log: Path, say: Callable[[str], None]) -> str:
         python = venv / "bin" / "python"
@@ -246,22 +318,10 @@ class EnvBuilder:
                 me = f"daskbench=={daskbench.__version__}"
             packages = [me, *(spec.packages or ())]
             say(f"installing {len(packages) - 1} package(s) + daskbench")
-            if self.uv:
-                install = [self.uv, "pip", "install", "--quiet", "--python", str(python)]
-            else:
-                install = [str(python), "-m", "pip", "install", "--quiet"]
-                install += ["--disable-pip-version-check"]
-            proc = self._runner([*install, *packages], log)
+            proc = self._runner(self._pip(python, *packages), log)
         if proc.returncode != 0:
             raise ConfigError(
                 f"{spec.source}: packages: cannot install {list(spec.packages or ())}: "
                 f"{_last_error_line(proc.stderr or proc.stdout)} (log: {log})"
             )
-        say("checking imports")
-        proc = self._runner([str(python), "-c", _IMPORT_CHECK], log)
-        if proc.returncode != 0:
-            raise ConfigError(
-                f"{spec.source}: packages: installed but do not import: "
-                f"{_last_error_line(proc.stderr or proc.stdout)} (log: {log})"
-            )
-        return proc.stdout.strip()
+        return self._check(spec, python, log, say)
