@@ -100,9 +100,20 @@ def summary_line(cmp: ABComparison, candidate: str, ctx: ReportContext) -> str:
 def _method(cmp: ABComparison) -> str:
     pairing = "paired by round" if cmp.paired else "unpaired"
     return (
-        f"{cmp.rounds} rounds, {pairing}; rank tests with Benjamini-Hochberg q-values "
+        f"{cmp.rounds} round{'s' if cmp.rounds != 1 else ''}, {pairing}; "
+        "rank tests with Benjamini-Hochberg q-values "
         f"(FDR {cmp.alpha:.0%} per candidate), threshold {cmp.threshold:.0%}"
     )
+
+
+def _describe_env(env: dict[str, Any]) -> str:
+    parts = [f"dask / distributed {env.get('versions') or '?'}"]
+    packages = env.get("packages")
+    parts.append(f"packages {packages}" if packages else "current environment")
+    for key in ("config", "cluster", "env"):
+        if env.get(key):
+            parts.append(f"{key} {env[key]}")
+    return "; ".join(parts)
 
 
 def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
@@ -117,6 +128,11 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
             f"{n_false} false alarm(s) at this noise level.",
             "",
         ]
+    if ctx.environments:
+        lines += ["<details><summary>environments</summary>", ""]
+        for label, env in ctx.environments.items():
+            lines.append(f"- `{label}` ({env.get('source', '')}): {_describe_env(env)}")
+        lines += ["", "</details>", ""]
     if ctx.confirmed:
         lines += [
             f"Confirmed with {ctx.confirm_rounds} extra interleaved round(s): "
@@ -150,6 +166,13 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
             lines.append("")
             if folded:
                 lines += ["</details>", ""]
+        too_few = [
+            r.comparison.note
+            for r in rows
+            if r.comparison is not None and r.comparison.note.startswith("too few")
+        ]
+        if too_few:
+            lines += [f"- {len(too_few)} inconclusive for {too_few[0]}", ""]
         notes = [r for r in rows if r.verdict == "not compared"]
         for r in notes:
             lines.append(f"- `{r.test}` {r.metric}: {r.note}")
