@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,8 @@ __all__ = [
     "join_url",
     "permuted_keys",
     "random_frame",
+    "remove",
+    "scratch_url",
 ]
 
 MARKER = "_DASKBENCH_COMPLETE"
@@ -145,3 +148,15 @@ def ensure_dataset(
     with fs.open(marker, "w") as f:
         f.write(json.dumps({"name": name, "key": key, "parts": n_parts, **(metadata or {})}))
     return url
+
+
+def scratch_url(data_dir: str, label: str) -> str:
+    """A fresh, unique location under ``<data_dir>/scratch/`` for a benchmark's output."""
+    return join_url(data_dir, "scratch", f"{label}-{uuid.uuid4().hex[:12]}")
+
+
+def remove(url: str) -> None:
+    """Delete ``url`` recursively if it exists (benchmark outputs are never kept)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path, recursive=True)

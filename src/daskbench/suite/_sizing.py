@@ -97,8 +97,8 @@ class ScaleProfile:
 PROFILES: dict[str, ScaleProfile] = {
     "tiny": ScaleProfile(0.002, 4 * MiB, 256 * KiB, 8, 50, 50, 200, 0.0),
     "ci": ScaleProfile(0.02, 48 * MiB, 2 * MiB, 32, 500, 500, 2_000, 0.0),
-    "small": ScaleProfile(1.0, None, 64 * MiB, None, 2_500, 10_000, None, 1.5),
-    "large": ScaleProfile(2.0, None, 128 * MiB, None, 2_500, 100_000, None, 1.5),
+    "small": ScaleProfile(1.0, None, 64 * MiB, None, 250, 10_000, None, 1.5),
+    "large": ScaleProfile(2.0, None, 128 * MiB, None, 250, 100_000, None, 1.5),
 }
 
 #: Scales offered to users (``tiny`` is for daskbench's own tests).
