@@ -122,8 +122,9 @@ def _finish(
         counts = cmp.counts(cand)
         summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no data"
         tag = " (A/A control)" if cand == ctx.null_label else ""
-        console.print(f"{cand} vs {cmp.baseline}{tag}: {summary}", highlight=False)
-    console.print(f"reports: {', '.join(str(p) for p in paths.values())}", highlight=False)
+        console.print(f"{cand} vs {cmp.baseline}{tag}: {summary}", highlight=False, markup=False)
+    reports = ", ".join(str(p) for p in paths.values())
+    console.print(f"reports: {reports}", highlight=False, markup=False)
     regressed = [r for r in cmp.regressed if r.candidate != ctx.null_label]
     return EXIT_REGRESSED if fail_on_regression and regressed else EXIT_OK
 
@@ -377,6 +378,7 @@ def ab(
                 f"confirming {len(confirmed)} benchmark(s) with {extra} extra rounds: "
                 + ", ".join(confirmed),
                 highlight=False,
+                markup=False,
             )
             _run_rounds(experiment, extra, console, confirmed, what="confirm")
             with open_store(db) as store:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from daskbench.ab._compare import VERDICT_ORDER, ABComparison, Row
@@ -392,7 +393,8 @@ def render_html(cmp: ABComparison, ctx: ReportContext) -> str:
 def terminal_tables(cmp: ABComparison, ctx: ReportContext) -> list[Table]:
     tables = []
     for cand in cmp.candidates:
-        table = Table(title=summary_line(cmp, cand, ctx).replace("**", ""), title_justify="left")
+        title = escape(summary_line(cmp, cand, ctx).replace("**", ""))
+        table = Table(title=title, title_justify="left")
         for col in ("benchmark", "metric", "A", "B", "ratio [CI]", "q", "verdict", "MDE"):
             table.add_column(col, justify="right" if col in ("A", "B", "q", "MDE") else "left")
         for r in _sorted(cmp.rows_of(cand)):
@@ -401,7 +403,7 @@ def terminal_tables(cmp: ABComparison, ctx: ReportContext) -> list[Table]:
                 r.verdict, "dim"
             )
             table.add_row(
-                r.test,
+                escape(r.test),  # "test_x[p2p]" is not rich markup
                 r.metric,
                 format_value(c.median_a if c else None, r.unit),
                 format_value(c.median_b if c else None, r.unit),
