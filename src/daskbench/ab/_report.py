@@ -297,7 +297,7 @@ def _strip(row: Row, labels: tuple[str, str]) -> str:
     values = [*row.a, *row.b]
     if not values:
         return ""
-    w, h, pad = 360, 54, 8
+    w, h, pad = 240, 54, 8
     lo, hi = min(values), max(values)
     span = (hi - lo) or abs(hi) or 1.0
     lo, hi = lo - 0.05 * span, hi + 0.05 * span
@@ -313,7 +313,7 @@ def _strip(row: Row, labels: tuple[str, str]) -> str:
         for v in sample:
             tip = _el("title", _esc(format_value(v, row.unit)))
             out.append(_el("circle", tip, cx=x(v), cy=y, r=3.5, fill=color, fill_opacity=0.6))
-    return _svg(w + 110, h, out, font_size=11)
+    return _svg(w + 100, h, out, font_size=11)
 
 
 _CSS = """
