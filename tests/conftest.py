@@ -76,3 +76,24 @@ def store(store_url: str) -> Iterator[Store]:
     """An open, empty store of every backend."""
     with open_store(store_url) as opened:
         yield opened
+
+
+# -- a real Dask cluster, shared by the integration and plugin tests ---------------------------
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[object]:
+    """A real LocalCluster (2 worker processes with nannies, so ``restart`` works)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        memory_limit="1GiB",
+        dashboard_address=None,
+        processes=True,
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def scheduler_address(dask_cluster: object) -> str:
+    return str(dask_cluster.scheduler_address)  # type: ignore[attr-defined]

@@ -171,10 +171,24 @@ def _factory(target: str) -> Any:
         raise ClusterError(f"--cluster {target}: the factory raised {exc!r}") from exc
 
 
+def _survive_frequent_restarts() -> None:
+    # A SpecCluster (LocalCluster, and most factories' clusters) closes a worker's nanny
+    # when, `lost-worker-timeout` after that worker left, no worker of its name is
+    # connected. Restarting before every benchmark makes that check land inside a later
+    # restart sooner or later (after ~8 restarts here), and the nanny is then closed for
+    # good. Workers restarted by their nanny always come back, so never give up on them.
+    # Set globally (not in a `with`): the cluster reads it from its own event loop later.
+    import dask.config
+
+    dask.config.set({"distributed.deploy.lost-worker-timeout": "3650d"})
+
+
 def open_cluster(spec: ClusterSpec, *, connect_timeout: float = 30.0) -> ClusterHandle:
     """Create or connect to the cluster described by ``spec`` and return a handle."""
     from distributed import Client
 
+    if spec.kind != "address":
+        _survive_frequent_restarts()
     cluster: Any = None
     owned = False
     try:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from daskbench._options import OPTIONS, add_options
-from daskbench.errors import DaskbenchError
+from daskbench.errors import BenchmarkError, DaskbenchError
 from daskbench.models import Outcome, utcnow
 from daskbench.session import Session, SessionOptions
 
@@ -48,6 +48,7 @@ MARKERS = {
     "io": "reading and writing files",
 }
 _REPEAT_FIXTURE = "_daskbench_repeat"
+NOT_MEASURED = "the benchmark never completed a `with benchmark():` block"
 _REPEAT_ID = re.compile(r"(\[|-)rep\d+\]$")
 
 _session_key = pytest.StashKey[Session]()
@@ -258,7 +259,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if not is_benchmark(item):
         return (yield)
     with _alarm(_session(item.config).options.timeout):
-        return (yield)
+        result = yield
+    bench = item.stash.get(_benchmark_key, None)
+    if bench is not None and not bench.measured:
+        raise BenchmarkError(NOT_MEASURED)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -277,6 +282,8 @@ def pytest_runtest_makereport(
 
 
 def _short_error(report: pytest.TestReport | pytest.CollectReport) -> str:
+    if isinstance(report.longrepr, tuple):  # skips: (path, lineno, message)
+        return str(report.longrepr[-1])
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         return str(crash.message).splitlines()[0] if crash.message else "error"
@@ -307,7 +314,7 @@ def _outcome(
         return Outcome.ERROR, _error_text(teardown)
     bench = item.stash.get(_benchmark_key, None)
     if bench is None or not bench.measured:
-        return Outcome.FAILED, "the benchmark never completed a `with benchmark():` block"
+        return Outcome.FAILED, NOT_MEASURED
     return Outcome.PASSED, None
 
 

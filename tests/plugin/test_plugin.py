@@ -1,0 +1,179 @@
+"""The pytest plugin end to end, through pytester, against a real cluster and SQLite file.
+
+Inner runs are subprocesses with their own LocalCluster, exactly as a user runs them: an
+in-process run would share the interpreter (and its imported modules) with this one.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from daskbench.models import Outcome
+from daskbench.store import open_store
+
+pytest_plugins = ["pytester"]
+
+BENCH = textwrap.dedent(
+    '''
+    import time
+
+    import dask.array as da
+    import pytest
+
+
+    def test_sum(client, benchmark):
+        """Sum of a random array."""
+        x = da.random.random((1000, 1000), chunks=250).persist()
+        with benchmark():
+            total = x.sum().compute()
+        benchmark.record("elements_per_s", x.size / benchmark.wall_time, unit="1/s",
+                         lower_is_better=False)
+        assert 0.4 < total / x.size < 0.6
+
+
+    @pytest.mark.parametrize("n", [3, 30])
+    def test_map(client, benchmark, n):
+        """client.map round trip."""
+        with benchmark():
+            total = sum(client.gather(client.map(lambda i: i + 1, range(n))))
+        assert total == n * (n + 1) // 2
+
+
+    def test_wrong(client, benchmark):
+        """Fast because it is wrong."""
+        with benchmark():
+            value = client.submit(lambda: 41).result()
+        assert value == 42, "wrong answer"
+
+
+    def test_skipped(client, benchmark):
+        pytest.skip("not on this cluster")
+
+
+    def test_never_measured(client, benchmark):
+        """Asks for the fixture but never enters the block."""
+
+
+    @pytest.fixture
+    def broken_data():
+        raise RuntimeError("data generation failed")
+
+
+    def test_setup_error(client, benchmark, broken_data):
+        with benchmark():
+            pass
+
+
+    def test_slow(client, benchmark):
+        with benchmark():
+            time.sleep(30)
+
+
+    def test_not_a_benchmark():
+        assert True
+    '''
+)
+
+
+@pytest.fixture
+def bench_run(pytester: pytest.Pytester, tmp_path: Path):
+    pytester.makepyfile(test_bench=BENCH)
+    db = tmp_path / "history.db"
+
+    def run(*args: str) -> tuple[pytest.RunResult, str]:
+        url = f"sqlite:///{db}"
+        result = pytester.runpytest_subprocess(
+            "-p",
+            "no:benchmark",
+            "-p",
+            "no:cacheprovider",
+            f"--daskbench-db={url}",
+            "--daskbench-workers=2",
+            "--daskbench-threads-per-worker=1",
+            "--daskbench-memory-limit=1GiB",
+            "--daskbench-timeout=3",
+            "--daskbench-label=plugin-test",
+            *args,
+        )
+        return result, url
+
+    return run
+
+
+def test_outcomes_and_measurements_are_recorded(bench_run) -> None:
+    result, url = bench_run()
+    result.assert_outcomes(passed=4, failed=3, skipped=1, errors=1)
+    with open_store(url) as store:
+        (run,) = store.runs(label="plugin-test")
+        results = {r.test: r for r in store.results(run_id=run.id)}
+    assert run.finished_at is not None
+    assert run.environment.cluster["workers"] == 2
+    assert run.environment.packages["distributed"]
+    # Plain tests without the benchmark fixture are not benchmarks.
+    assert set(results) == {
+        "test_sum",
+        "test_map[3]",
+        "test_map[30]",
+        "test_wrong",
+        "test_skipped",
+        "test_never_measured",
+        "test_setup_error",
+        "test_slow",
+    }
+    outcomes = {name: r.outcome for name, r in results.items()}
+    assert outcomes == {
+        "test_sum": Outcome.PASSED,
+        "test_map[3]": Outcome.PASSED,
+        "test_map[30]": Outcome.PASSED,
+        "test_wrong": Outcome.FAILED,
+        "test_skipped": Outcome.SKIPPED,
+        "test_never_measured": Outcome.FAILED,
+        "test_setup_error": Outcome.ERROR,
+        "test_slow": Outcome.TIMEOUT,
+    }
+    summed = results["test_sum"].metrics
+    assert summed["wall_time"] > 0
+    assert summed["peak_memory"] >= summed["avg_memory"] > 0
+    assert summed["compute_time"] > 0
+    assert summed["n_tasks"] >= 16  # 16 chunks summed, plus the aggregation
+    assert summed["elements_per_s"] > 0
+    assert results["test_map[30]"].metrics["n_tasks"] == 30
+    assert results["test_map[3]"].metrics["n_tasks"] == 3
+    # Failed executions keep their error but no measurements (they must not feed statistics).
+    wrong = results["test_wrong"]
+    assert wrong.measurements == ()
+    assert wrong.error is not None
+    assert wrong.error.splitlines()[0].startswith("AssertionError: wrong answer")
+    assert "data generation failed" in (results["test_setup_error"].error or "")
+    assert "never completed" in (results["test_never_measured"].error or "")
+    assert "--timeout" in (results["test_slow"].error or "")
+    assert results["test_skipped"].error == "Skipped: not on this cluster"
+
+
+def test_repeats_run_round_robin(bench_run) -> None:
+    result, url = bench_run("-k", "test_sum or test_map", "--daskbench-repeat=3")
+    result.assert_outcomes(passed=9)
+    with open_store(url) as store:
+        results = store.results(label="plugin-test")
+    order = [(r.repeat, r.test) for r in results]
+    assert order == [
+        (rnd, name) for rnd in range(3) for name in ("test_sum", "test_map[3]", "test_map[30]")
+    ]
+    assert {r.path for r in results} >= {"test_bench.py::test_map[3]"}
+
+
+def test_bad_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:benchmark", "--daskbench-repeat=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--repeat must be an integer >= 1, got 0*"])
+
+
+def test_plain_tests_touch_no_database(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:benchmark")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "daskbench.db").exists()
