@@ -35,6 +35,8 @@ __all__ = ["ab", "compare"]
 
 EXIT_OK, EXIT_REGRESSED = 0, 1
 _CONFIRM = ("regressed", "improved", "inconclusive")
+# The smallest exact two-sided signed-rank p-value with n pairs is 2 / 2**n: < 0.05 from 6.
+_MIN_PAIRED_ROUNDS = 6
 
 
 def _console() -> Console:
@@ -355,6 +357,12 @@ def ab(
         f"results in {_safe_db(db)}",
         highlight=False,
     )
+    if repeat < _MIN_PAIRED_ROUNDS:
+        console.print(
+            f"[yellow]note:[/] with {repeat} round(s) no paired comparison can reach p < 0.05 "
+            f"(that needs {_MIN_PAIRED_ROUNDS}+ rounds, 10+ recommended): expect 'inconclusive'",
+            highlight=False,
+        )
     _run_rounds(experiment, repeat, console)
     from daskbench.store import open_store
 
