@@ -7,6 +7,7 @@ Every user error ends as one line on stderr, ``daskbench: error: ...``, and a no
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from daskbench._options import OPTIONS
 from daskbench.errors import CollectionError, ConfigError, DaskbenchError
@@ -25,6 +27,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 SUITE_PACKAGE = "daskbench.suite"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_TESTS = 0, 1, 2, 5
+EXIT_INTERRUPTED = 2  # pytest's exit code after Ctrl-C
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, fit to print."""
+    return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", url)
 
 
 def _session_options(func: F) -> F:
@@ -162,25 +170,41 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
             session.close()
     if session.collection_errors:
         for line in session.collection_errors:
-            console.print(f"[red]collection error[/] {line}", highlight=False)
+            console.print(f"[red]collection error[/] {escape(line)}", highlight=False)
         raise CollectionError(
             f"{len(session.collection_errors)} collection error(s); nothing was run"
         )
+    if session.fatal_error is not None:
+        if session.results:
+            console.print(summary_table(session.results, title="finished before the error"))
+        raise session.fatal_error
+    if code == EXIT_INTERRUPTED:
+        if session.results:
+            console.print(summary_table(session.results, title="finished before the interrupt"))
+        click.echo(
+            f"daskbench: interrupted; {len(session.results)} finished result(s) are stored in "
+            f"{redact_url(options.db)}",
+            err=True,
+        )
+        return 130
     if code in (3, 4):  # internal error / usage error: pytest printed why
         raise ConfigError(f"pytest could not run the benchmarks (exit code {code})")
     if not session.results:
         console.print("no benchmarks selected")
         return EXIT_NO_TESTS
     run_id = session.results[0].run_id
-    console.print(summary_table(session.results, title=f"run {run_id} · label {options.label}"))
+    console.print(
+        summary_table(session.results, title=f"run {run_id} · label {escape(options.label)}")
+    )
     for r in session.results:
         if r.error and r.outcome.value in ("failed", "error", "timeout"):
             last = r.error.strip().splitlines()[0] if r.error.strip() else ""
             console.print(
-                f"[red]{r.outcome.value}[/] {r.test} (round {r.repeat + 1}): {last}",
+                f"[red]{r.outcome.value}[/] {escape(r.test)} "
+                f"(round {r.repeat + 1}): {escape(last)}",
                 highlight=False,
             )
-    console.print(f"results stored in {options.db} (run {run_id})", highlight=False)
+    console.print(f"results stored in {redact_url(options.db)} (run {run_id})", highlight=False)
     return EXIT_FAILED if session.failed else EXIT_OK
 
 

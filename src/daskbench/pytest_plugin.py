@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -33,6 +33,7 @@ from daskbench.models import Outcome, utcnow
 from daskbench.session import Session, SessionOptions
 
 if TYPE_CHECKING:
+    from daskbench.cluster import ClusterHandle
     from daskbench.measure import Benchmark
 
 __all__ = ["BenchmarkTimeout", "SessionPlugin"]
@@ -178,6 +179,20 @@ def pytest_make_collect_report(
 
 
 # -- fixtures -------------------------------------------------------------------------------------
+def _fatal(session: Session, exc: DaskbenchError) -> NoReturn:
+    # Without a working cluster every further benchmark would fail the same way: stop the
+    # run, keep what finished, and let the caller report this one error.
+    session.fatal_error = exc
+    pytest.exit(f"daskbench: {exc}", returncode=3)
+
+
+def _cluster_or_exit(session: Session) -> ClusterHandle:
+    try:
+        return session.cluster
+    except DaskbenchError as exc:
+        _fatal(session, exc)
+
+
 @pytest.fixture(scope="session")
 def daskbench_session(request: pytest.FixtureRequest) -> Session:
     """The daskbench Session of this pytest run."""
@@ -202,14 +217,18 @@ def data_dir(daskbench_session: Session) -> str:
 @pytest.fixture(scope="session")
 def cluster(daskbench_session: Session) -> Any:
     """The Cluster object when daskbench created it, else None (a plain scheduler address)."""
-    return daskbench_session.cluster.cluster
+    return _cluster_or_exit(daskbench_session).cluster
 
 
 @pytest.fixture
 def client(daskbench_session: Session) -> Any:
     """A ``distributed.Client`` on the session's cluster, reset before each benchmark."""
-    daskbench_session.reset_cluster()
-    return daskbench_session.cluster.client
+    handle = _cluster_or_exit(daskbench_session)
+    try:
+        daskbench_session.reset_cluster()
+    except DaskbenchError as exc:
+        _fatal(daskbench_session, exc)
+    return handle.client
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from daskbench._options import SCALES, default_data_dir
 from daskbench.cluster import ClusterHandle, ClusterSpec, open_cluster
 from daskbench.environment import collect_environment
-from daskbench.errors import ConfigError
+from daskbench.errors import ConfigError, DaskbenchError
 from daskbench.models import Measurement, Outcome, Result, Run, utcnow
 from daskbench.store import Store, open_store
 
@@ -145,6 +145,8 @@ class Session:
         self._run: Run | None = None
         self.results: list[Result] = []
         self.collection_errors: list[str] = []
+        #: An error that stopped the whole run (no cluster, lost workers), if any.
+        self.fatal_error: DaskbenchError | None = None
 
     # -- resources, opened lazily so plain pytest users pay nothing --------------------
     def open_store(self) -> Store:
@@ -225,7 +227,9 @@ class Session:
     def failed(self) -> bool:
         """True when a benchmark failed, erred or timed out, or collection failed."""
         bad = (Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT)
-        return bool(self.collection_errors) or any(r.outcome in bad for r in self.results)
+        if self.collection_errors or self.fatal_error is not None:
+            return True
+        return any(r.outcome in bad for r in self.results)
 
     def close(self) -> None:
         """Finish the run record and release the cluster and the store. Idempotent."""

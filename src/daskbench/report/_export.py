@@ -71,7 +71,10 @@ def export_records(
     """One flat dict per result, oldest run first."""
     runs = {run_id: store.get_run(run_id)} if run_id else {r.id: r for r in store.runs(label=label)}
     results = store.results(run_id=run_id, label=label)
-    return [_record(runs[r.run_id], r) for r in results if r.run_id in runs]
+    records = [_record(runs[r.run_id], r) for r in results if r.run_id in runs]
+    # Every record has every field: a custom metric one benchmark did not record is null.
+    custom = sorted({k for rec in records for k in rec} - set(_FIXED))
+    return [{**rec, **{k: rec.get(k) for k in custom}} for rec in records]
 
 
 def records_to_json(records: Sequence[dict[str, Any]]) -> str:

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Self
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -83,7 +84,9 @@ class LiveReporter:
         if self._progress is not None and self._task is not None:
             self._progress.update(
                 self._task,
-                description=f"round {repeat + 1}/{self._repeat} · {test} · {self._status()}",
+                description=(
+                    f"round {repeat + 1}/{self._repeat} · {escape(test)} · {self._status()}"
+                ),
             )
 
     def on_result(self, result: Result) -> None:
@@ -92,7 +95,8 @@ class LiveReporter:
             self._progress.advance(self._task)
             if result.outcome in (Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT):
                 self._progress.console.print(
-                    f"[red]{result.outcome.value}[/] {result.test} (round {result.repeat + 1})"
+                    f"[red]{result.outcome.value}[/] {escape(result.test)} "
+                    f"(round {result.repeat + 1})"
                 )
 
 
@@ -119,7 +123,7 @@ def summary_table(results: Sequence[Result], *, title: str = "") -> Table:
         else:
             outcome = ", ".join(f"{n} {o.value}" for o, n in counts.items())
         table.add_row(
-            test,
+            escape(test),
             f"[{_STYLE[worst]}]{outcome}[/]",
             get_metric("wall_time").format(_median(rs, "wall_time")),
             get_metric("peak_memory").format(_median(rs, "peak_memory")),

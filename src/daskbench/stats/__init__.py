@@ -1,9 +1,9 @@
 """Pure statistics: sequences of floats in, typed results out. No I/O, no pandas, no SQL.
 
-    >>> from daskbench.stats import compare
-    >>> c = compare([1.0, 1.1, 0.9, 1.0, 1.05] * 2, [1.5, 1.6, 1.4, 1.5, 1.55] * 2)
-    >>> c.verdict
-    'regressed'
+>>> from daskbench.stats import compare
+>>> c = compare([1.0, 1.1, 0.9, 1.0, 1.05] * 2, [1.5, 1.6, 1.4, 1.5, 1.55] * 2)
+>>> c.verdict
+'regressed'
 """
 
 from daskbench.stats._changepoint import ChangePoint, detect_change_points
