@@ -95,7 +95,9 @@ def test_run_repeat_then_export(bench_dir: Path) -> None:
         assert r["peak_memory"] >= r["avg_memory"] > 0
         assert r["compute_time"] > 0
         assert r["n_tasks"] > 0
-        assert r["dask_version"] and r["distributed_version"] and r["python_version"]
+        assert r["dask_version"]
+        assert r["distributed_version"]
+        assert r["python_version"]
         assert r["label"] == "default"
         assert r["error"] is None
     assert all(r["elements_per_s"] > 0 for r in records if r["test"] == "test_array_sum")
@@ -281,9 +283,9 @@ def test_interrupted_run_keeps_finished_results(bench_dir: Path) -> None:
         "        time.sleep(600)\n"
     )
     db_path = bench_dir / "x.db"
+    command = [sys.executable, "-m", "daskbench.cli", "run", "benchmarks"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daskbench.cli", "run", "benchmarks", "--db", f"sqlite:///{db_path}"]
-        + LOCAL,
+        [*command, "--db", f"sqlite:///{db_path}", *LOCAL],
         cwd=bench_dir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
