@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from daskbench.ab import parse_spec
 from daskbench.ab._runner import Arm, Experiment, abba_order, select_tests_expr
 from daskbench.ab._venv import BuiltEnv
+from daskbench.errors import ConfigError
 
 
 def test_abba_order() -> None:
@@ -62,3 +67,25 @@ def test_command_and_environment() -> None:
     assert tags["experiment"] == exp.id
     assert tags["round"] == 3
     assert tags["ab_env"] == "cand"
+
+
+def test_usage_error_aborts_but_a_later_failure_does_not(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    codes = iter([0, 2, 2])
+
+    def fake_run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        err = "daskbench: error: could not restart the cluster's workers\n"
+        return subprocess.CompletedProcess(cmd, next(codes), "", err)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    arm = make_arm({}, "a")
+    exp = Experiment([arm], db="sqlite:///x.db", log_dir=tmp_path)
+    seen: list[int] = []
+    exp.run_round(on_done=lambda r, a, code: seen.append(code))  # fine
+    exp.run_round(on_done=lambda r, a, code: seen.append(code))  # cluster failure: go on
+    assert seen == [0, 2]
+    assert "could not restart" in exp.last_error
+    fresh = Experiment([make_arm({}, "b")], db="sqlite:///x.db")
+    with pytest.raises(ConfigError, match=r"b, round 1: could not restart"):
+        fresh.run_round()  # never worked: a usage problem, stop before wasting rounds

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -202,9 +203,9 @@ def _run_rounds(
             def done(r: int, arm: Arm, code: int) -> None:
                 progress.advance(task)
                 if code != 0:
+                    why = experiment.last_error or "some benchmarks failed"
                     console.print(
-                        f"[yellow]{arm.label}, round {r + 1}: some benchmarks failed[/]",
-                        highlight=False,
+                        f"[yellow]{arm.label}, round {r + 1}:[/] {escape(why)}", highlight=False
                     )
 
             experiment.run_round(tests, on_start=start, on_done=done)

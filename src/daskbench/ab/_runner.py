@@ -89,6 +89,8 @@ class Experiment:
     timeout: float | None = None
     reset: str | None = None
     rounds_done: int = 0
+    last_error: str = ""
+    _worked: set[str] = field(default_factory=set)
 
     def command(self, arm: Arm, tests: Iterable[str] | None = None) -> list[str]:
         cmd = [arm.env.python, "-m", "daskbench.cli", "run", *self.paths]
@@ -159,10 +161,18 @@ class Experiment:
         if log is not None:
             log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
         where = f"{arm.label}, round {round_index + 1}"
+        self.last_error = ""
         if proc.returncode in (0, 1):  # 1: some benchmarks failed; they are counted
+            self._worked.add(arm.label)
             return proc.returncode
         message = _child_error(proc.stderr) or _child_error(proc.stdout)
         hint = f" (log: {log})" if log is not None else ""
+        if proc.returncode == 2 and arm.label in self._worked:
+            # This environment ran fine before, so this is no usage error but e.g. a cluster
+            # that failed to restart: the run stopped, its finished results are stored, and
+            # the experiment goes on (the missing results just give fewer pairs).
+            self.last_error = f"{message}{hint}"
+            return proc.returncode
         if proc.returncode == 5:
             raise CollectionError(f"{where}: no benchmarks selected{hint}")
         if proc.returncode == 2:
