@@ -60,7 +60,7 @@ def test_tables_live_in_the_schema_of_the_url(postgres_url: str) -> None:
             tables = set(sa.inspect(conn).get_table_names(schema=schema))
     finally:
         engine.dispose()
-    assert tables == {"alembic_version", "runs", "results", "measurements"}
+    assert tables == {"alembic_version", "runs", "results", "measurements", "acks"}
 
 
 _OPEN_AND_WRITE = textwrap.dedent(
