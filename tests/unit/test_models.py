@@ -41,7 +41,7 @@ def test_result_validates_fields() -> None:
             (Measurement("wall_time", 1.0), Measurement("wall_time", 2.0)),
         )
     with pytest.raises(ConfigError, match="timezone-aware"):
-        Result("r1", "t", 0, Outcome.PASSED, datetime(2026, 1, 1), T0)  # noqa: DTZ001
+        Result("r1", "t", 0, Outcome.PASSED, datetime(2026, 1, 1), T0)
     with pytest.raises(ValueError, match="'exploded' is not a valid Outcome"):
         Result("r1", "t", 0, "exploded", T0, T0)  # type: ignore[arg-type]
 
