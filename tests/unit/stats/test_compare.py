@@ -364,12 +364,16 @@ def test_verdict_consistent_with_interval(a, b, k, threshold, alpha, lower):
 def test_compare_many_consistent(triples):
     pairs = {i: (a, [v * k for v in b]) for i, (a, b, k) in enumerate(triples)}
     cs = compare_many(pairs)
+    selected = sum(c.significant for c in cs.values())
     for key, c in cs.items():
         _assert_consistent(c)
         assert c.qvalue is not None
         assert c.qvalue >= c.pvalue - 1e-15
         if c.significant:
-            assert c.ci_level <= 0.95
+            # false-coverage-rate intervals: R of m selected get level 1 - R * alpha / m,
+            # never narrower than the plain 1 - alpha interval
+            assert c.ci_level == pytest.approx(1 - selected * c.alpha / len(cs))
+            assert c.ci_level >= 1 - c.alpha - 1e-12
         # anything compare_many calls a change, compare alone would not call the opposite
         alone = compare(*pairs[key])
         assert {c.verdict, alone.verdict} != {Verdict.REGRESSED, Verdict.IMPROVED}
