@@ -25,6 +25,7 @@ import dask.array as da
 from distributed import Client, LocalCluster
 
 from daskbench.measure import Benchmark
+from daskbench.stats import compare
 
 
 def many_small_tasks(client: Client) -> Callable[[], object]:
@@ -74,7 +75,10 @@ def main() -> None:
         Client(cluster) as client,
     ):
         print(f"{args.pairs} interleaved pairs per workload, 2 workers x 1 thread")
-        print(f"{'workload':18} {'bare median':>12} {'in-block ratio':>15} {'with set-up':>12}")
+        print(
+            f"{'workload':18} {'bare median':>12} {'in-block ratio':>15} {'with set-up':>12}"
+            "  in-block ratio, paired estimate [95% CI]"
+        )
         for name, make in (
             ("many small tasks", many_small_tasks),
             ("p2p shuffle", shuffle),
@@ -83,7 +87,7 @@ def main() -> None:
             work = make(client)
             work()  # warm up: imports, first compilation, plugin registration
             measured(client, work)
-            in_block, with_setup, bare_times = [], [], []
+            in_block, with_setup, bare_times, measured_times = [], [], [], []
             for i in range(args.pairs):
                 if i % 2 == 0:
                     b, _ = bare(work)
@@ -92,11 +96,15 @@ def main() -> None:
                     m_block, m_total = measured(client, work)
                     b, _ = bare(work)
                 bare_times.append(b)
+                measured_times.append(m_block)
                 in_block.append(m_block / b)
                 with_setup.append(m_total / b)
+            # daskbench's own comparison: paired by pair, so slow drift of the machine cancels.
+            c = compare(bare_times, measured_times, paired=True, threshold=0.01)
             print(
                 f"{name:18} {statistics.median(bare_times):>11.3f}s "
                 f"{statistics.median(in_block):>15.4f} {statistics.median(with_setup):>12.4f}"
+                f"  {c.ratio:.4f} [{c.ci_low:.4f}, {c.ci_high:.4f}] {c.verdict}"
             )
 
 
