@@ -101,20 +101,20 @@ def test_new_regressions_at_the_end_are_located_within_one_value() -> None:
     assert len(misses) <= 3, misses  # "nearly all": 0 of 300 at the time of writing
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    n=st.integers(40, 200),
-    tail=st.integers(6, 12),
-    step=st.floats(0.10, 0.20),
-    sign=st.sampled_from([-1.0, 1.0]),
-    seed=st.integers(0, 2**16),
-)
-def test_step_at_the_end_is_located_within_one_value(
-    n: int, tail: int, step: float, sign: float, seed: int
-) -> None:
-    values = np.random.default_rng(seed).normal(1.0, 0.02, n)
-    values[n - tail :] *= 1.0 + sign * step
-    assert any(abs(i - (n - tail)) <= 1 for i in indices(values))
+def test_hardest_end_steps_are_located_within_one_value() -> None:
+    # The hardest case of the above: only min_size + 1 values after a 10-14% step. Noise
+    # makes the exact split genuinely ambiguous now and then (about 1 case in 1,000 is off by
+    # more than one value, found by a hypothesis search), so this is a rate, over a fixed
+    # sample, not a universal property.
+    rng = np.random.default_rng(2026)
+    misses = 0
+    for _ in range(1000):
+        n, tail = int(rng.integers(40, 201)), 6
+        values = rng.normal(1.0, 0.02, n)
+        values[n - tail :] *= 1.0 + float(rng.uniform(0.10, 0.14)) * rng.choice([-1.0, 1.0])
+        if not any(abs(i - (n - tail)) <= 1 for i in indices(values)):
+            misses += 1
+    assert misses <= 5  # 0.5%; about 0.1% at the time of writing
 
 
 def test_two_steps_temporary_regression() -> None:
