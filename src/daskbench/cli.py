@@ -84,16 +84,9 @@ class _Collector:
 
     def __init__(self) -> None:
         self.items: list[Any] = []
-        self.errors: list[str] = []
 
     def pytest_collection_finish(self, session: Any) -> None:
         self.items = list(session.items)
-
-    def pytest_collectreport(self, report: Any) -> None:
-        if report.failed:
-            crash = getattr(report.longrepr, "reprcrash", None)
-            message = crash.message if crash is not None else str(report.longrepr).strip()
-            self.errors.append(f"{report.nodeid or 'collection'}: {message.splitlines()[-1]}")
 
 
 def _run_pytest(args: list[str], plugins: list[Any]) -> int:
@@ -222,8 +215,9 @@ def list_(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, sca
     collector = _Collector()
     args = [*_pytest_args(paths, keyword, markexpr), "--collect-only"]
     code = _run_pytest(args, [SessionPlugin(session), collector])
-    if collector.errors:
-        raise CollectionError("; ".join(collector.errors))
+    # The daskbench plugin records collection errors on the session, as for `run`.
+    if session.collection_errors:
+        raise CollectionError("; ".join(session.collection_errors))
     if code in (3, 4):
         raise ConfigError(f"pytest could not collect the benchmarks (exit code {code})")
     items = [i for i in collector.items if is_benchmark(i)]
