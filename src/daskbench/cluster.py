@@ -11,7 +11,7 @@
 daskbench never manages clusters beyond this: a cluster it created is closed at the end,
 one it was pointed at is left running.
 
-    >>> ClusterSpec.parse("tcp://10.0.0.5:8786").kind
+    >>> ClusterSpec("tcp://10.0.0.5:8786").kind
     'address'
 """
 
@@ -74,10 +74,6 @@ class ClusterSpec:
                 raise ConfigError(
                     f"{', '.join(given)} only apply to --cluster local, not {self.target!r}"
                 )
-
-    @classmethod
-    def parse(cls, target: str, **sizing: Any) -> ClusterSpec:
-        return cls(target=target, **sizing)
 
     @property
     def kind(self) -> ClusterKind:
