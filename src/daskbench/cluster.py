@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from daskbench.environment import set_internal_dask_config
 from daskbench.errors import ClusterError, ConfigError
 
 __all__ = ["ClusterHandle", "ClusterSpec", "open_cluster"]
@@ -163,7 +164,15 @@ def _factory(target: str) -> Any:
         raise ConfigError(f"--cluster {target}: {module_name!r} has no callable {attr!r}")
     try:
         return factory()
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as exc:
+        # Not the run's exit: a factory that exits gave no cluster.
+        raise ClusterError(
+            f"--cluster {target}: the factory exited (SystemExit({exc.code!r})) instead of "
+            "returning a Cluster or a scheduler address"
+        ) from None
+    except BaseException as exc:
         raise ClusterError(f"--cluster {target}: the factory raised {exc!r}") from exc
 
 
@@ -174,9 +183,7 @@ def _survive_frequent_restarts() -> None:
     # restart sooner or later (after ~8 restarts here), and the nanny is then closed for
     # good. Workers restarted by their nanny always come back, so never give up on them.
     # Set globally (not in a `with`): the cluster reads it from its own event loop later.
-    import dask.config
-
-    dask.config.set({"distributed.deploy.lost-worker-timeout": "3650d"})
+    set_internal_dask_config({"distributed.deploy.lost-worker-timeout": "3650d"})
 
 
 def open_cluster(spec: ClusterSpec, *, connect_timeout: float = 30.0) -> ClusterHandle:

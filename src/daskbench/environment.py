@@ -3,6 +3,11 @@
 Two results are comparable when their fingerprints agree on what matters; when they don't,
 ``Environment.diff`` says what changed (which is how ``daskbench detect`` names suspects).
 
+The fingerprint is stored and shown, so it never holds a secret: values under secret-looking
+keys (``coiled.token``, from ``DASK_COILED__TOKEN``) and passwords in URLs are masked
+(:mod:`daskbench._secrets`). Dask settings daskbench makes itself are declared with
+:func:`set_internal_dask_config` where they are made, and are not reported as the user's.
+
     >>> env = collect_environment()
     >>> "dask" in env.packages
     True
@@ -19,9 +24,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from daskbench._secrets import mask_config
 from daskbench.models import Environment
 
-__all__ = ["TRACKED_PACKAGES", "collect_environment", "non_default_dask_config"]
+__all__ = [
+    "TRACKED_PACKAGES",
+    "collect_environment",
+    "internal_dask_config",
+    "non_default_dask_config",
+    "set_internal_dask_config",
+]
+
+# key -> value of every dask setting daskbench itself made in this process.
+_INTERNAL: dict[str, Any] = {}
 
 TRACKED_PACKAGES = (
     "daskbench",
@@ -81,8 +96,32 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def set_internal_dask_config(settings: Mapping[str, Any]) -> None:
+    """Set dask config for daskbench's own needs (dotted keys), globally, and remember it so
+    the fingerprint does not report it as the user's configuration."""
+    import dask.config
+
+    _INTERNAL.update(settings)
+    dask.config.set(dict(settings))
+
+
+def internal_dask_config() -> dict[str, Any]:
+    """The settings :func:`set_internal_dask_config` made in this process."""
+    return dict(_INTERNAL)
+
+
 def non_default_dask_config() -> dict[str, Any]:
-    """Dask config values (flattened, dotted keys) that differ from dask's defaults."""
+    """Dask config values (flattened, dotted keys) the user changed from dask's defaults.
+
+    Secret-looking values are masked; daskbench's own settings are left out (while they
+    still have the value daskbench gave them).
+
+    >>> import dask
+    >>> with dask.config.set({"coiled.token": "planted", "array.chunk-size": "64MiB"}):
+    ...     config = non_default_dask_config()
+    >>> config["coiled.token"], config["array.chunk-size"]
+    ('***', '64MiB')
+    """
     import dask.config
 
     current: dict[str, Any] = {}
@@ -91,10 +130,12 @@ def non_default_dask_config() -> dict[str, Any]:
     _flatten("", dask.config.merge(*dask.config.defaults), default)
     out = {}
     for key, value in current.items():
+        if key in _INTERNAL and _INTERNAL[key] == value:
+            continue
         if default.get(key, object()) != value:
             # Keep it JSON-ready: config values are almost always plain, but not always.
             out[key] = value if isinstance(value, str | int | float | bool | None) else repr(value)
-    return dict(sorted(out.items()))
+    return mask_config(dict(sorted(out.items())))
 
 
 def _git(directory: Path, *args: str) -> str | None:
@@ -140,8 +181,8 @@ def collect_environment(
         memory_total=_memory_total(),
         packages=_versions(TRACKED_PACKAGES),
         dask_config=non_default_dask_config(),
-        cluster=dict(cluster or {}),
+        cluster=mask_config(cluster or {}),
         git_commit=commit,
         git_dirty=dirty,
-        extra={"hostname": socket.gethostname(), **(extra or {})},
+        extra=mask_config({"hostname": socket.gethostname(), **(extra or {})}),
     )
