@@ -3,7 +3,8 @@
 A :class:`Run` is one invocation of ``daskbench run`` (or one environment of an A/B
 experiment, or one imported CI run); it has many :class:`Result` s, one per benchmark
 execution, and each result many :class:`Measurement` s. The :class:`Environment` is the
-fingerprint of where the run happened.
+fingerprint of where the run happened. An :class:`Ack` says that a change of one benchmark's
+metric at one run was expected.
 
 Objects are validated where they are built; errors name the field and the value::
 
@@ -29,7 +30,7 @@ from typing import Any
 
 from daskbench.errors import ConfigError
 
-__all__ = ["Environment", "Measurement", "Outcome", "Result", "Run", "utcnow"]
+__all__ = ["Ack", "Environment", "Measurement", "Outcome", "Result", "Run", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -202,3 +203,26 @@ class Result:
             if m.metric == metric:
                 return m.value
         return None
+
+
+@dataclass(frozen=True)
+class Ack:
+    """An acknowledged change: ``metric`` of ``test`` changed at run ``run_id``, as expected.
+
+    ``daskbench ack`` writes these; ``daskbench detect`` no longer fails on a change they
+    cover. ``id`` is set by the store.
+    """
+
+    run_id: str
+    test: str
+    metric: str
+    reason: str
+    created_at: datetime
+    author: str = ""
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("run_id", "test", "metric", "reason"):
+            if not getattr(self, name):
+                raise ConfigError(f"Ack.{name} must be a non-empty string")
+        _require_aware("Ack.created_at", self.created_at)

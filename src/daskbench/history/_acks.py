@@ -22,8 +22,8 @@ import getpass
 import os
 
 from daskbench.errors import ConfigError, NotFoundError
-from daskbench.models import utcnow
-from daskbench.store import Ack, Store
+from daskbench.models import Ack, utcnow
+from daskbench.store import Store
 
 __all__ = ["acknowledge", "default_author"]
 

@@ -10,12 +10,19 @@ Storage is chosen by URL and reached only through :func:`open_store`::
 URL forms: ``memory://`` (a fresh in-memory store per call), ``sqlite:///history.db``
 (relative to the current directory; a bare ``history.db`` works too),
 ``postgresql://user:pw@host/db`` (psycopg 3; ``pip install 'daskbench[postgres]'``).
-Opening a database creates its schema or migrates it to the newest revision.
+Opening a database for writing (the default) creates its schema or migrates it to the newest
+revision; ``open_store(url, mode="read")`` changes nothing and refuses to write, and a missing,
+empty or not yet migrated database is a :class:`~daskbench.errors.StoreError` (what the
+read-only commands ``export``, ``detect``, ``compare``, ``dashboard`` use).
 """
 
 from __future__ import annotations
 
-from daskbench.store._base import Ack, Store
+from typing import Literal
+
+from daskbench.errors import ConfigError
+from daskbench.models import Ack  # re-exported: it lived here before models.py
+from daskbench.store._base import Store
 from daskbench.store._engine import create_engine, db_errors
 from daskbench.store._memory import MemoryStore
 from daskbench.store._migrate import head_revision, read_revision
@@ -33,16 +40,19 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
-    """Open (creating or migrating as needed) the store at ``url``.
+def open_store(url: str, mode: Literal["read", "write"] = "write") -> Store:
+    """Open the store at ``url``: for writing (creating or migrating as needed) or reading.
 
     ConfigError for a malformed or unknown URL; StoreError when the database cannot be
-    reached, is not a daskbench database, or was written by a newer daskbench.
+    reached, is not a daskbench database, or was written by a newer daskbench, and in
+    ``read`` mode when it does not exist, is empty or is at an older schema revision.
     """
+    if mode not in ("read", "write"):
+        raise ConfigError(f"open_store: mode must be 'read' or 'write', got {mode!r}")
     parsed = parse_store_url(url)
     if parsed.kind == "memory":
-        return MemoryStore()
-    return SqlStore.open(parsed)
+        return MemoryStore(read_only=mode == "read")
+    return SqlStore.open(parsed, mode)
 
 
 def upgrade(url: str) -> str:

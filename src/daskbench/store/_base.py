@@ -2,7 +2,10 @@
 
 Code reaches storage only through :func:`daskbench.store.open_store`, which returns an object
 satisfying :class:`Store`; stores return domain objects from :mod:`daskbench.models`, never
-ORM rows. Writes are committed immediately, so an interrupted run keeps every finished result.
+ORM rows. Writes are committed immediately, so an interrupted run keeps every finished result;
+a write of many rows (:meth:`Store.add_results`, :meth:`Store.add_runs_with_results`) is one
+transaction, so an interrupted import leaves everything or nothing. A store opened with
+``open_store(url, mode="read")`` refuses every write (``read_only`` is True).
 
 What is read back equals what was written, normalised the same way by every store (see
 :func:`normalize_run` and :func:`normalize_result`): timestamps in UTC, measurements sorted by
@@ -15,41 +18,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from daskbench.errors import ConfigError
-from daskbench.models import Environment, Result, Run
+from daskbench.models import Ack, Environment, Result, Run
 
 __all__ = ["Ack", "Store", "normalize_ack", "normalize_result", "normalize_run"]
-
-
-@dataclass(frozen=True)
-class Ack:
-    """An acknowledged change: ``metric`` of ``test`` changed at run ``run_id``, as expected.
-
-    ``daskbench ack`` writes these; ``daskbench detect`` no longer fails on a change they
-    cover. ``id`` is set by the store.
-    """
-
-    run_id: str
-    test: str
-    metric: str
-    reason: str
-    created_at: datetime
-    author: str = ""
-    id: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("run_id", "test", "metric", "reason"):
-            if not getattr(self, name):
-                raise ConfigError(f"Ack.{name} must be a non-empty string")
-        if self.created_at.tzinfo is None:
-            raise ConfigError(
-                f"Ack.created_at must be timezone-aware, got naive {self.created_at.isoformat()}"
-            )
 
 
 @runtime_checkable
@@ -58,6 +33,7 @@ class Store(Protocol):
     (absolute path for SQLite, password included for PostgreSQL: don't print it)."""
 
     url: str
+    read_only: bool
 
     def add_run(self, run: Run) -> None:
         """Insert a run (its results come later). Raises StoreError if the id exists."""
@@ -76,6 +52,14 @@ class Store(Protocol):
         """Bulk insert (imports): one transaction, all or nothing.
 
         Ids are assigned in input order. NotFoundError (nothing inserted) if a run is missing.
+        """
+
+    def add_runs_with_results(self, runs: Sequence[Run], results: Sequence[Result]) -> None:
+        """Insert new runs and their results in one transaction: all or nothing.
+
+        Results may also belong to runs already stored. StoreError (nothing written) if a
+        run id exists already; NotFoundError if a result's run is neither new nor stored.
+        Concurrent writers are serialised: another import of the same runs fails whole.
         """
 
     def get_run(self, run_id: str) -> Run:

@@ -10,19 +10,27 @@ SQLite needs care to behave like a real database:
   execution option ``write_lock=True`` begins with ``BEGIN IMMEDIATE`` and so holds the
   write lock from its first statement (used by migrations: check the revision and migrate
   without another process slipping in between).
+
+A *read-only* engine (``daskbench export``, ``detect``, ``compare``, ``dashboard``, ``list``)
+cannot write at all: SQLite opens the file with ``mode=ro`` and ``PRAGMA query_only`` (and
+``immutable=1`` when the file or its directory is not writable, as SQLite can then not even
+create the WAL index); PostgreSQL sessions are ``READ ONLY``.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from daskbench._secrets import mask_text, url_secrets
 from daskbench.errors import DaskbenchError, StoreError
 from daskbench.store._url import ParsedURL
 
@@ -32,27 +40,59 @@ __all__ = ["BUSY_TIMEOUT_S", "create_engine", "db_errors", "describe_error", "en
 BUSY_TIMEOUT_S = 60.0
 
 
-def create_engine(parsed: ParsedURL) -> Engine:
+def create_engine(parsed: ParsedURL, *, read_only: bool = False) -> Engine:
     """An engine for ``parsed`` (sqlite or postgresql); connects lazily."""
     assert parsed.url is not None
     if parsed.kind == "sqlite":
-        engine = sa.create_engine(parsed.url, connect_args={"timeout": BUSY_TIMEOUT_S})
-        sa.event.listen(engine, "connect", _sqlite_connect)
+        if read_only:
+            uri = _sqlite_read_only_uri(parsed.sqlite_path)
+            engine = sa.create_engine(
+                "sqlite://",
+                creator=lambda: sqlite3.connect(
+                    uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False
+                ),
+            )
+            sa.event.listen(engine, "connect", _sqlite_connect_read_only)
+        else:
+            engine = sa.create_engine(parsed.url, connect_args={"timeout": BUSY_TIMEOUT_S})
+            sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     try:
-        return sa.create_engine(parsed.url, pool_pre_ping=True)
+        engine = sa.create_engine(parsed.url, pool_pre_ping=True)
     except ImportError:
         raise StoreError(
             f"cannot open {parsed.display}: PostgreSQL support needs psycopg 3, "
             "install it with: pip install 'daskbench[postgres]'"
         ) from None
+    if read_only:
+        sa.event.listen(engine, "connect", _postgres_read_only)
+    return engine
+
+
+def _sqlite_read_only_uri(path: Path) -> str:
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        # Nobody can write here, and SQLite cannot create the -shm file a WAL reader needs.
+        uri += "&immutable=1"
+    return uri
 
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     # Autocommit at the driver level; transactions are begun explicitly in _sqlite_begin.
     dbapi_connection.isolation_level = None
     dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _sqlite_connect_read_only(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    _sqlite_connect(dbapi_connection, _record)
+    dbapi_connection.execute("PRAGMA query_only=ON")
+
+
+def _postgres_read_only(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    dbapi_connection.commit()
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -75,14 +115,12 @@ def enable_wal(engine: Engine) -> None:
             pass
 
 
-def describe_error(exc: BaseException, password: str | None = None) -> str:
-    """First line of the driver's message, without SQL, parameters or the password."""
+def describe_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """First line of the driver's message, without SQL, parameters, URLs' or known secrets."""
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     lines = [line.strip() for line in str(orig).strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(orig).__name__
-    if password:
-        text = text.replace(password, "***")
-    return text
+    return mask_text(text, secrets)
 
 
 @contextmanager
@@ -96,8 +134,7 @@ def db_errors(parsed: ParsedURL, action: str) -> Iterator[None]:
     except (DaskbenchError, IntegrityError):
         raise
     except SQLAlchemyError as exc:
-        password = parsed.url.password if parsed.url is not None else None
-        message = describe_error(exc, str(password) if password else None)
+        message = describe_error(exc, url_secrets(parsed.canonical))
         if parsed.kind == "sqlite" and "file is not a database" in message:
             raise StoreError(
                 f"cannot {action}: {parsed.sqlite_path} is not a SQLite database"

@@ -20,8 +20,8 @@ from types import TracebackType
 from typing import Self
 
 from daskbench.errors import ConfigError, NotFoundError, StoreError
-from daskbench.models import Result, Run
-from daskbench.store._base import Ack, normalize_ack, normalize_result, normalize_run
+from daskbench.models import Ack, Result, Run
+from daskbench.store._base import normalize_ack, normalize_result, normalize_run
 
 __all__ = ["MemoryStore"]
 
@@ -31,7 +31,8 @@ class MemoryStore:
 
     url = "memory://"
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_only: bool = False) -> None:
+        self.read_only = read_only
         self._runs: dict[str, Run] = {}
         self._results: list[Result] = []
         self._acks: list[Ack] = []
@@ -40,26 +41,24 @@ class MemoryStore:
     def __repr__(self) -> str:
         return f"<MemoryStore {len(self._runs)} runs, {len(self._results)} results>"
 
-    def _check_open(self, action: str) -> None:
+    def _check_open(self, action: str, *, write: bool = False) -> None:
         if self._closed:
             raise StoreError(f"cannot {action}: the store memory:// is closed")
+        if write and self.read_only:
+            raise StoreError(f"cannot {action} in memory://: opened read-only")
 
     def _require_run(self, run_id: str, action: str) -> None:
         if run_id not in self._runs:
             raise NotFoundError(f"cannot {action}: no run {run_id!r} in memory://")
 
     def add_run(self, run: Run) -> None:
-        self._check_open("add a run")
+        self._check_open("add a run", write=True)
         if run.id in self._runs:
             raise StoreError(f"run {run.id!r} already exists in memory://")
-        try:
-            self._runs[run.id] = normalize_run(run)
-        except (TypeError, ValueError) as exc:
-            # What the SQL store's JSON column would refuse.
-            raise StoreError(f"cannot add run {run.id!r}: environment not JSON: {exc}") from None
+        self._runs[run.id] = _normalized(run)
 
     def finish_run(self, run_id: str, finished_at: datetime) -> None:
-        self._check_open("finish a run")
+        self._check_open("finish a run", write=True)
         if finished_at.tzinfo is None:
             raise ConfigError(f"finished_at must be timezone-aware, got {finished_at}")
         self._require_run(run_id, "finish a run")
@@ -67,18 +66,38 @@ class MemoryStore:
         self._runs[run_id] = dataclasses.replace(run, finished_at=finished_at.astimezone(UTC))
 
     def add_result(self, result: Result) -> Result:
-        self._check_open("add a result")
+        self._check_open("add a result", write=True)
         self._require_run(result.run_id, f"add result {result.test}")
         stored = normalize_result(result, len(self._results) + 1)
         self._results.append(stored)
         return stored
 
     def add_results(self, results: Sequence[Result]) -> None:
-        self._check_open("import results")
+        self._check_open("import results", write=True)
         for run_id in sorted({r.run_id for r in results}):  # all or nothing: check first
             self._require_run(run_id, f"add {len(results)} results")
         first = len(self._results) + 1
         self._results.extend(normalize_result(r, first + i) for i, r in enumerate(results))
+
+    def add_runs_with_results(self, runs: Sequence[Run], results: Sequence[Result]) -> None:
+        self._check_open("import", write=True)
+        # Everything is checked (and normalised) before anything changes: all or nothing.
+        ids = [r.id for r in runs]
+        clash = [i for i in ids if i in self._runs] or [i for i in ids if ids.count(i) > 1]
+        if clash:
+            more = f" and {len(clash) - 1} more" if len(clash) > 1 else ""
+            raise StoreError(f"run {clash[0]!r}{more} already exists in memory://; nothing written")
+        new = {r.id: _normalized(r) for r in runs}
+        missing = sorted({r.run_id for r in results} - new.keys() - self._runs.keys())
+        if missing:
+            raise NotFoundError(
+                f"cannot add {len(results)} results: no run {', '.join(map(repr, missing))} "
+                "in memory://"
+            )
+        first = len(self._results) + 1
+        stored = [normalize_result(r, first + i) for i, r in enumerate(results)]
+        self._runs.update(new)
+        self._results.extend(stored)
 
     def get_run(self, run_id: str) -> Run:
         self._check_open("read a run")
@@ -115,7 +134,7 @@ class MemoryStore:
         return sorted({r.label for r in self._runs.values()})
 
     def add_ack(self, ack: Ack) -> Ack:
-        self._check_open("add an acknowledgement")
+        self._check_open("add an acknowledgement", write=True)
         self._require_run(ack.run_id, f"acknowledge {ack.test}")
         stored = normalize_ack(ack, len(self._acks) + 1)
         self._acks.append(stored)
@@ -139,3 +158,11 @@ class MemoryStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _normalized(run: Run) -> Run:
+    try:
+        return normalize_run(run)
+    except (TypeError, ValueError) as exc:
+        # What the SQL store's JSON column would refuse.
+        raise StoreError(f"cannot add run {run.id!r}: environment not JSON: {exc}") from None

@@ -14,6 +14,9 @@ revision unknown to this code   StoreError: written by a newer daskbench
 tables but no daskbench         StoreError: not a daskbench database, left untouched
 ==============================  ==========================================================
 
+Read-only commands use :func:`check_schema` instead, which changes nothing: an empty database,
+an older revision (``daskbench db upgrade`` migrates it) and an unknown one are errors.
+
 To add a revision: change ``_schema.py``, then write
 ``migrations/versions/NNNN_<what>.py`` (template: ``migrations/script.py.mako``) with
 ``down_revision`` the previous head; the autogenerate test in ``tests/unit/test_store.py``
@@ -39,6 +42,7 @@ from daskbench.store._url import ParsedURL
 __all__ = [
     "VERSION_TABLE",
     "alembic_config",
+    "check_schema",
     "ensure_schema",
     "head_revision",
     "known_revisions",
@@ -95,6 +99,36 @@ def read_revision(conn: Connection, parsed: ParsedURL) -> str | None:
     return heads[0] if heads else None
 
 
+def _newer(parsed: ParsedURL, current: str) -> StoreError:
+    return StoreError(
+        f"{parsed.display} is at schema revision {current!r}, unknown to this "
+        f"daskbench (newest known: {head_revision()!r}); it was probably written "
+        "by a newer daskbench, upgrade daskbench to use it"
+    )
+
+
+def check_schema(engine: Engine, parsed: ParsedURL) -> str:
+    """The revision of a database that is ready to be read as it is; StoreError otherwise.
+
+    Never writes: for read-only commands, which must not create or migrate a database.
+    """
+    with db_errors(parsed, "open"), engine.connect() as conn, conn.begin():
+        current = read_revision(conn, parsed)
+    if current is None:
+        raise StoreError(
+            f"{parsed.display} holds no daskbench history (an empty database); "
+            "nothing to read (daskbench run or daskbench import create one)"
+        )
+    if current not in known_revisions():
+        raise _newer(parsed, current)
+    if current != head_revision():
+        raise StoreError(
+            f"{parsed.display} is at schema revision {current!r}, older than this daskbench's "
+            f"{head_revision()!r}; migrate it first: daskbench db upgrade --db URL"
+        )
+    return current
+
+
 def ensure_schema(engine: Engine, parsed: ParsedURL, *, to: str = "head") -> str:
     """Bring the database to revision ``to`` (creating it if empty); return the revision."""
     target = head_revision() if to == "head" else to
@@ -105,11 +139,7 @@ def ensure_schema(engine: Engine, parsed: ParsedURL, *, to: str = "head") -> str
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
             current = read_revision(conn, parsed)
             if current is not None and current not in known_revisions():
-                raise StoreError(
-                    f"{parsed.display} is at schema revision {current!r}, unknown to this "
-                    f"daskbench (newest known: {head_revision()!r}); it was probably written "
-                    "by a newer daskbench, upgrade daskbench to use it"
-                )
+                raise _newer(parsed, current)
             if current != target:
                 command.upgrade(alembic_config(conn), target)
     return target

@@ -16,17 +16,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from daskbench.errors import ConfigError, NotFoundError, StoreError
-from daskbench.models import Environment, Measurement, Result, Run
-from daskbench.store._base import Ack, normalize_ack, normalize_result
+from daskbench.models import Ack, Environment, Measurement, Result, Run
+from daskbench.store._base import normalize_ack, normalize_result
 from daskbench.store._engine import create_engine, db_errors, enable_wal
-from daskbench.store._migrate import ensure_schema
+from daskbench.store._migrate import check_schema, ensure_schema
 from daskbench.store._schema import acks, measurements, results, runs
 from daskbench.store._url import ParsedURL
 
@@ -36,31 +36,48 @@ __all__ = ["SqlStore"]
 class SqlStore:
     """A :class:`~daskbench.store.Store` on SQLite or PostgreSQL; build it with ``open``."""
 
-    def __init__(self, parsed: ParsedURL, engine: Engine) -> None:
+    def __init__(self, parsed: ParsedURL, engine: Engine, *, read_only: bool = False) -> None:
         self.url = parsed.canonical
+        self.read_only = read_only
         self._parsed = parsed
         self._engine: Engine | None = engine
 
     @classmethod
-    def open(cls, parsed: ParsedURL) -> SqlStore:
-        """Connect, create or migrate the schema to head, and return the store."""
+    def open(cls, parsed: ParsedURL, mode: Literal["read", "write"] = "write") -> SqlStore:
+        """Connect and return the store.
+
+        ``write``: create the database (and SQLite's directory) or migrate it to head.
+        ``read``: change nothing; a database that does not exist, is empty or is not at head
+        is a StoreError (see :func:`~daskbench.store._migrate.check_schema`).
+        """
+        read_only = mode == "read"
         if parsed.kind == "sqlite":
-            try:
-                parsed.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
+            path = parsed.sqlite_path
+            if read_only and not path.is_file():
                 raise StoreError(
-                    f"cannot create the directory of {parsed.display}: {exc}"
-                ) from None
-        engine = create_engine(parsed)
+                    f"no history database at {path} (nothing to read; check --db, or create "
+                    "it with daskbench run or daskbench import)"
+                )
+            if not read_only:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(
+                        f"cannot create the directory of {parsed.display}: {exc}"
+                    ) from None
+        engine = create_engine(parsed, read_only=read_only)
         try:
-            ensure_schema(engine, parsed)
-            if parsed.kind == "sqlite":
-                with db_errors(parsed, "open"):
-                    enable_wal(engine)
+            if read_only:
+                check_schema(engine, parsed)
+            else:
+                ensure_schema(engine, parsed)
+                if parsed.kind == "sqlite":
+                    with db_errors(parsed, "open"):
+                        enable_wal(engine)
         except BaseException:
             engine.dispose()
             raise
-        return cls(parsed, engine)
+        return cls(parsed, engine, read_only=read_only)
 
     def __repr__(self) -> str:
         return f"<SqlStore {self._parsed.display}>"
@@ -68,10 +85,15 @@ class SqlStore:
     # -- plumbing --------------------------------------------------------------------------
 
     @contextmanager
-    def _begin(self, action: str) -> Iterator[Connection]:
+    def _begin(self, action: str, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction. ``write``: refused on a read-only store; on SQLite it takes the
+        write lock up front, so a concurrent writer waits instead of interleaving."""
         if self._engine is None:
             raise StoreError(f"cannot {action}: the store {self._parsed.display} is closed")
-        with db_errors(self._parsed, action), self._engine.begin() as conn:
+        if write and self.read_only:
+            raise StoreError(f"cannot {action} {self._parsed.display}: opened read-only")
+        engine = self._engine.execution_options(write_lock=True) if write else self._engine
+        with db_errors(self._parsed, action), engine.begin() as conn:
             yield conn
 
     def _missing_runs(self, run_ids: Iterable[str]) -> list[str]:
@@ -93,7 +115,7 @@ class SqlStore:
 
     def add_run(self, run: Run) -> None:
         try:
-            with self._begin("add a run to") as conn:
+            with self._begin("add a run to", write=True) as conn:
                 conn.execute(sa.insert(runs), _run_row(run))
         except IntegrityError:
             raise StoreError(f"run {run.id!r} already exists in {self._parsed.display}") from None
@@ -101,7 +123,7 @@ class SqlStore:
     def finish_run(self, run_id: str, finished_at: datetime) -> None:
         if finished_at.tzinfo is None:
             raise ConfigError(f"finished_at must be timezone-aware, got {finished_at}")
-        with self._begin("finish a run in") as conn:
+        with self._begin("finish a run in", write=True) as conn:
             done = conn.execute(
                 sa.update(runs).where(runs.c.id == run_id).values(finished_at=finished_at)
             )
@@ -110,7 +132,7 @@ class SqlStore:
 
     def add_result(self, result: Result) -> Result:
         try:
-            with self._begin("add a result to") as conn:
+            with self._begin("add a result to", write=True) as conn:
                 (result_id,) = self._insert_results(conn, [result])
         except IntegrityError:
             raise self._insert_failed([result.run_id], f"result {result.test}") from None
@@ -120,11 +142,36 @@ class SqlStore:
         if not results_:
             return
         try:
-            with self._begin("import results into") as conn:
+            with self._begin("import results into", write=True) as conn:
                 self._insert_results(conn, results_)
         except IntegrityError:
             raise self._insert_failed(
                 {r.run_id for r in results_}, f"{len(results_)} results"
+            ) from None
+
+    def add_runs_with_results(self, runs_: Sequence[Run], results_: Sequence[Result]) -> None:
+        if not runs_ and not results_:
+            return
+        try:
+            with self._begin("import into", write=True) as conn:
+                if runs_:
+                    conn.execute(sa.insert(runs), [_run_row(r) for r in runs_])
+                if results_:
+                    self._insert_results(conn, results_)
+        except IntegrityError:
+            ids = [r.id for r in runs_]
+            with self._begin("read runs of") as conn:
+                found = set(conn.scalars(sa.select(runs.c.id).where(runs.c.id.in_(ids))))
+            clash = [i for i in ids if i in found] or _duplicates(ids)
+            if clash:
+                more = f" and {len(clash) - 1} more" if len(clash) > 1 else ""
+                raise StoreError(
+                    f"run {clash[0]!r}{more} already exists in {self._parsed.display}; "
+                    "nothing written"
+                ) from None
+            new = set(ids)
+            raise self._insert_failed(
+                {r.run_id for r in results_ if r.run_id not in new}, f"{len(results_)} results"
             ) from None
 
     @staticmethod
@@ -208,7 +255,7 @@ class SqlStore:
             "created_at": ack.created_at,
         }
         try:
-            with self._begin("add an acknowledgement to") as conn:
+            with self._begin("add an acknowledgement to", write=True) as conn:
                 ack_id = conn.scalar(sa.insert(acks).returning(acks.c.id), row)
         except IntegrityError:
             raise self._insert_failed([ack.run_id], f"acknowledgement of {ack.test}") from None
@@ -254,6 +301,16 @@ class SqlStore:
 
 
 # -- rows <-> domain objects ---------------------------------------------------------------
+
+
+def _duplicates(ids: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    duplicated = []
+    for run_id in ids:
+        if run_id in seen:
+            duplicated.append(run_id)
+        seen.add(run_id)
+    return duplicated
 
 
 def _run_row(run: Run) -> dict[str, Any]:

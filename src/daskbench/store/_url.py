@@ -9,7 +9,8 @@ Accepted forms::
     postgresql://user:pw@host:5432/db           rewritten to the psycopg 3 driver
     postgresql+psycopg://user:pw@host/db?options=-csearch_path%3Dbench
 
-Everything else is a :class:`~daskbench.errors.ConfigError` naming the URL (password hidden).
+Everything else is a :class:`~daskbench.errors.ConfigError` naming the URL (secrets masked by
+:func:`daskbench._secrets.mask_url`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Literal
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from daskbench._secrets import mask_url
 from daskbench.errors import ConfigError
 
-__all__ = ["ParsedURL", "mask_password", "parse_store_url"]
+__all__ = ["ParsedURL", "parse_store_url"]
 
 _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _POSTGRES_DRIVERS = {"postgresql", "postgresql+psycopg", "postgres"}
@@ -47,22 +49,8 @@ class ParsedURL:
 
     @property
     def display(self) -> str:
-        """The URL for messages: never shows the password."""
-        if self.url is None:
-            return self.canonical
-        return self.url.render_as_string(hide_password=True)
-
-
-def mask_password(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (best effort for unparsable URLs)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        # user:secret@host in something make_url rejects: hide everything before '@'
-        scheme, sep, rest = url.partition("://")
-        if sep and "@" in rest:
-            return f"{scheme}://***@{rest.rpartition('@')[2]}"
-        return url
+        """The URL for messages: never shows the password or secret query parameters."""
+        return mask_url(self.canonical)
 
 
 def parse_store_url(url: str) -> ParsedURL:
@@ -80,28 +68,28 @@ def parse_store_url(url: str) -> ParsedURL:
         if url.lower().endswith(_SQLITE_SUFFIXES):
             return _sqlite(URL.create("sqlite", database=url), url)
         raise ConfigError(
-            f"unknown store URL {mask_password(url)!r}: expected memory://, sqlite:///path.db, "
+            f"unknown store URL {mask_url(url)!r}: expected memory://, sqlite:///path.db, "
             "postgresql://... or a path ending in .db"
         )
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"malformed store URL {mask_password(url)!r}: {exc}") from None
+        raise ConfigError(f"malformed store URL {mask_url(url)!r}: {exc}") from None
     driver = parsed.drivername
     if driver in _SQLITE_DRIVERS:
         return _sqlite(parsed, url)
     if driver in _POSTGRES_DRIVERS:
         if not parsed.database:
-            raise ConfigError(f"store URL {mask_password(url)!r} names no database")
+            raise ConfigError(f"store URL {mask_url(url)!r} names no database")
         parsed = parsed.set(drivername="postgresql+psycopg")
         return ParsedURL("postgresql", parsed, parsed.render_as_string(hide_password=False))
     if driver.startswith("postgresql+"):
         raise ConfigError(
-            f"store URL {mask_password(url)!r}: only the psycopg 3 driver is supported, "
+            f"store URL {mask_url(url)!r}: only the psycopg 3 driver is supported, "
             "use postgresql:// or postgresql+psycopg://"
         )
     raise ConfigError(
-        f"unknown store URL scheme {driver!r} in {mask_password(url)!r}: expected memory://, "
+        f"unknown store URL scheme {driver!r} in {mask_url(url)!r}: expected memory://, "
         "sqlite:///path.db or postgresql://..."
     )
 
@@ -110,7 +98,7 @@ def _sqlite(parsed: URL, original: str) -> ParsedURL:
     database = parsed.database
     if not database or database == ":memory:" or database.startswith("file:"):
         raise ConfigError(
-            f"store URL {original!r} needs a SQLite file path, e.g. sqlite:///history.db "
+            f"store URL {mask_url(original)!r} needs a SQLite file path, e.g. sqlite:///history.db "
             "(use memory:// for a throwaway store)"
         )
     # Absolute, so the store's URL means the same file in a subprocess with another cwd.
