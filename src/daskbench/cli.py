@@ -1,14 +1,14 @@
 """The ``daskbench`` command line.
 
-Every user error ends as one line on stderr, ``daskbench: error: ...``, and a non-zero exit
-(2 for bad input, 1 for failed benchmarks or regressions); never a traceback.
+Every user error ends as one line on stderr, ``daskbench: error: ...``, and the exit code
+of :class:`~daskbench.errors.ExitCode` that the error carries (2 for bad input, nothing
+written); never a traceback. Options shared between commands are declared once in
+:mod:`daskbench._options`; whatever is printed goes through :mod:`daskbench._secrets`.
 """
 
 from __future__ import annotations
 
 import importlib
-import re
-import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,51 +18,36 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from daskbench._options import OPTIONS
-from daskbench.errors import CollectionError, ConfigError, DaskbenchError
+from daskbench._options import (
+    DB,
+    FORMAT,
+    KEYWORD,
+    LABEL,
+    MARKEXPR,
+    OPTIONS,
+    SCALE,
+    check_selection,
+    click_options,
+)
+from daskbench._secrets import mask_command, mask_text, mask_url
+from daskbench.errors import CollectionError, ConfigError, DaskbenchError, ExitCode
 
 __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 SUITE_PACKAGE = "daskbench.suite"
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_TESTS = 0, 1, 2, 5
-EXIT_INTERRUPTED = 2  # pytest's exit code after Ctrl-C
 
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, fit to print."""
-    return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", url)
-
-
-def _session_options(func: F) -> F:
-    """Attach every run option (declared once in daskbench._options) to a click command."""
-    for spec in reversed(OPTIONS):
-        kwargs: dict[str, Any] = {"default": None, "help": f"{spec.help} [default: {spec.default}]"}
-        if spec.choices:
-            kwargs["type"] = click.Choice(spec.choices)
-        elif spec.type is not str:
-            kwargs["type"] = spec.type
-        func = click.option(f"--{spec.name}", spec.dest, **kwargs)(func)
-    return func
-
-
-def _selection(func: F) -> F:
-    func = click.option(
-        "-m", "markexpr", default=None, help="only benchmarks matching this mark expression"
-    )(func)
-    func = click.option(
-        "-k", "keyword", default=None, help="only benchmarks matching this expression"
-    )(func)
+def selection(func: F) -> F:
+    """``[PATHS]... [-k EXPR] [-m MARKEXPR]``: which benchmarks (``run``, ``list``)."""
+    func = click_options(KEYWORD, MARKEXPR)(func)
     return click.argument("paths", nargs=-1, type=click.Path())(func)
 
 
 def _pytest_args(paths: Sequence[str], keyword: str | None, markexpr: str | None) -> list[str]:
+    check_selection(paths, keyword, markexpr)
     args = ["-p", "no:cacheprovider", "-p", "no:benchmark"]
     if paths:
-        missing = [p for p in paths if not Path(p.split("::")[0]).exists()]
-        if missing:
-            raise ConfigError(f"no such file or directory: {missing[0]}")
         args += list(paths)
     else:
         import daskbench.suite
@@ -92,8 +77,7 @@ class _Collector:
 def _run_pytest(args: list[str], plugins: list[Any]) -> int:
     import pytest
 
-    code = pytest.main(args, plugins=plugins)
-    return int(code)
+    return pytest.main(args, plugins=plugins)
 
 
 # Commands defined in their feature packages, imported only when invoked (fast start-up,
@@ -139,21 +123,23 @@ def cli() -> None:
 
 
 @cli.command()
-@_selection
-@_session_options
+@selection
+@click_options(*OPTIONS)
 def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **values: Any) -> int:
     """Run benchmarks (default: the shipped suite) and record every result."""
+    import pytest
+
     from daskbench.pytest_plugin import SessionPlugin
     from daskbench.report._terminal import LiveReporter, summary_table
     from daskbench.session import Session, SessionOptions
 
     console = Console(stderr=False)
+    args = _pytest_args(paths, keyword, markexpr)
     options = SessionOptions.from_values(
         values,
-        command=shlex.join(["daskbench", *sys.argv[1:]]),
+        command=mask_command(["daskbench", *sys.argv[1:]]),
         bench_paths=tuple(p.split("::")[0] for p in paths),
     )
-    args = _pytest_args(paths, keyword, markexpr)
     with LiveReporter(console) as reporter:
         session = Session(options, reporter=reporter)
         try:
@@ -171,20 +157,20 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
         if session.results:
             console.print(summary_table(session.results, title="finished before the error"))
         raise session.fatal_error
-    if code == EXIT_INTERRUPTED:
+    if code == pytest.ExitCode.INTERRUPTED:
         if session.results:
             console.print(summary_table(session.results, title="finished before the interrupt"))
         click.echo(
             f"daskbench: interrupted; {len(session.results)} finished result(s) are stored in "
-            f"{redact_url(options.db)}",
+            f"{mask_url(options.db)}",
             err=True,
         )
-        return 130
-    if code in (3, 4):  # internal error / usage error: pytest printed why
+        return ExitCode.INTERRUPTED
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise ConfigError(f"pytest could not run the benchmarks (exit code {code})")
     if not session.results:
         console.print("no benchmarks selected")
-        return EXIT_NO_TESTS
+        return ExitCode.NO_TESTS
     run_id = session.results[0].run_id
     console.print(
         summary_table(session.results, title=f"run {run_id} · label {escape(options.label)}")
@@ -197,28 +183,31 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
                 f"(round {r.repeat + 1}): {escape(last)}",
                 highlight=False,
             )
-    console.print(f"results stored in {redact_url(options.db)} (run {run_id})", highlight=False)
-    return EXIT_FAILED if session.failed else EXIT_OK
+    console.print(f"results stored in {mask_url(options.db)} (run {run_id})", highlight=False)
+    return ExitCode.FAILED if session.failed else ExitCode.OK
 
 
 @cli.command(name="list")
-@_selection
-@click.option(
-    "--scale", type=click.Choice(["ci", "small", "large"]), default="ci", help="workload size"
-)
-def list_(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, scale: str) -> int:
+@selection
+@click_options(SCALE)
+def list_(
+    paths: tuple[str, ...], keyword: str | None, markexpr: str | None, scale: str | None
+) -> int:
     """List benchmarks: id and the first line of the docstring."""
+    import pytest
+
     from daskbench.pytest_plugin import SessionPlugin, benchmark_name, is_benchmark
     from daskbench.session import Session, SessionOptions
 
-    session = Session(SessionOptions(db="memory://", scale=scale))
-    collector = _Collector()
     args = [*_pytest_args(paths, keyword, markexpr), "--collect-only"]
+    # No database: listing writes nothing anywhere.
+    session = Session(SessionOptions.from_values({"scale": scale}, db="memory://"))
+    collector = _Collector()
     code = _run_pytest(args, [SessionPlugin(session), collector])
     # The daskbench plugin records collection errors on the session, as for `run`.
     if session.collection_errors:
         raise CollectionError("; ".join(session.collection_errors))
-    if code in (3, 4):
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise ConfigError(f"pytest could not collect the benchmarks (exit code {code})")
     items = [i for i in collector.items if is_benchmark(i)]
     width = max((len(benchmark_name(i)) for i in items), default=0)
@@ -228,27 +217,28 @@ def list_(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, sca
         click.echo(f"{benchmark_name(item):<{width}}  {first}".rstrip())
     if not items:
         click.echo("no benchmarks selected", err=True)
-        return EXIT_NO_TESTS
-    return EXIT_OK
+        return ExitCode.NO_TESTS
+    return ExitCode.OK
 
 
 @cli.command()
-@click.option("--db", required=True, help="history database URL")
-@click.option(
-    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+@click_options(
+    DB,
+    FORMAT.but(choices=("json", "csv"), default="json"),
+    LABEL.but(default=None, help="only runs with this label"),
+    defaults=True,
 )
-@click.option("--label", default=None, help="only runs with this label")
 @click.option("--run-id", default=None, help="only this run")
 def export(db: str, fmt: str, label: str | None, run_id: str | None) -> int:
-    """Export results, one record per benchmark execution, to stdout."""
+    """Export results, one record per benchmark execution, to stdout (reads only)."""
     from daskbench.report import export_records, records_to_csv, records_to_json
     from daskbench.store import open_store
 
-    with open_store(db) as store:
+    with open_store(db, mode="read") as store:
         records = export_records(store, label=label, run_id=run_id)
     text = records_to_json(records) if fmt == "json" else records_to_csv(records)
     click.echo(text, nl=fmt == "json")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @cli.group()
@@ -257,40 +247,42 @@ def db() -> None:
 
 
 @db.command()
-@click.option("--db", "url", required=True, help="history database URL")
-def upgrade(url: str) -> int:
+@click_options(DB, defaults=True)
+def upgrade(db: str) -> int:
     """Create or migrate the database schema to the newest revision."""
     from daskbench.store import current_revision
     from daskbench.store import upgrade as do_upgrade
 
-    do_upgrade(url)
-    click.echo(f"{url}: at revision {current_revision(url)}")
-    return EXIT_OK
+    do_upgrade(db)
+    click.echo(f"{mask_url(db)}: at revision {current_revision(db)}")
+    return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: one-line errors, meaningful exit codes."""
+    """Entry point: one-line errors (secrets masked), exit codes from :class:`ExitCode`."""
+    code: int
     try:
-        code = cli.main(
+        returned = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="daskbench",
             standalone_mode=False,
         )
+        code = returned if isinstance(returned, int) else ExitCode.OK
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        click.echo(f"daskbench: error: {exc.format_message()}", err=True)
-        code = exc.exit_code
+    except click.ClickException as exc:  # a bad option or argument
+        click.echo(f"daskbench: error: {mask_text(exc.format_message())}", err=True)
+        code = ExitCode.USAGE
     except click.exceptions.Abort:
         click.echo("daskbench: aborted", err=True)
-        code = 130
+        code = ExitCode.INTERRUPTED
     except DaskbenchError as exc:
-        click.echo(f"daskbench: error: {exc}", err=True)
-        code = EXIT_USAGE
+        click.echo(f"daskbench: error: {mask_text(str(exc))}", err=True)
+        code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("daskbench: interrupted (finished results are stored)", err=True)
-        code = 130
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+        code = ExitCode.INTERRUPTED
+    sys.exit(int(code))
 
 
 if __name__ == "__main__":

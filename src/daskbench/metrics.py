@@ -57,29 +57,60 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.4g} {unit}"
 
 
+_NON_NEGATIVE_UNITS = ("s", "B", "count")
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """What a metric means: its unit, which direction is better, a description."""
+    """What a metric means: its unit, which direction is better, a description.
+
+    ``positive``: every real value is > 0 (a measured block always takes time and memory),
+    so values are compared as ratios; 0 or less is a broken measurement.
+    """
 
     name: str
     unit: str
     lower_is_better: bool = True
     description: str = ""
+    positive: bool = False
 
     def format(self, value: float | None) -> str:
         return format_value(value, self.unit)
+
+    def invalid(self, value: float) -> str | None:
+        """Why ``value`` cannot be a measurement of this metric, or None if it can.
+
+        >>> get_metric("wall_time").invalid(0.0)
+        'wall_time must be > 0 (it is compared as a ratio), got 0'
+        >>> get_metric("spill_time").invalid(0.0) is None
+        True
+        """
+        if self.positive and value <= 0:
+            return f"{self.name} must be > 0 (it is compared as a ratio), got {value:g}"
+        if self.unit in _NON_NEGATIVE_UNITS and value < 0:
+            return f"{self.name} is in {self.unit!r} and cannot be negative, got {value:g}"
+        return None
 
 
 _REGISTRY: dict[str, Metric] = {}
 
 
 def register_metric(
-    name: str, unit: str = "", *, lower_is_better: bool = True, description: str = ""
+    name: str,
+    unit: str = "",
+    *,
+    lower_is_better: bool = True,
+    description: str = "",
+    positive: bool = False,
 ) -> Metric:
     """Register (or return the identical existing) metric; conflicting units are an error."""
     existing = _REGISTRY.get(name)
     metric = Metric(
-        name, unit, lower_is_better, description or (existing.description if existing else "")
+        name,
+        unit,
+        lower_is_better,
+        description or (existing.description if existing else ""),
+        positive or (existing.positive if existing else False),
     )
     if existing is not None:
         if existing.unit != unit or existing.lower_is_better != lower_is_better:
@@ -103,14 +134,22 @@ def metric_names() -> list[str]:
 
 
 CORE_METRICS: tuple[Metric, ...] = (
-    register_metric("wall_time", "s", description="wall-clock time of the measured block"),
-    register_metric("avg_memory", "B", description="mean cluster-wide worker process memory"),
-    register_metric("peak_memory", "B", description="peak cluster-wide worker process memory"),
+    register_metric(
+        "wall_time", "s", description="wall-clock time of the measured block", positive=True
+    ),
+    register_metric(
+        "avg_memory", "B", description="mean cluster-wide worker process memory", positive=True
+    ),
+    register_metric(
+        "peak_memory", "B", description="peak cluster-wide worker process memory", positive=True
+    ),
     register_metric("compute_time", "s", description="task execution time summed over tasks"),
     register_metric("transfer_time", "s", description="time spent fetching task inputs"),
     register_metric("spill_time", "s", description="disk read + disk write time of spilling"),
     register_metric("serialize_time", "s", description="(de)serialization time summed"),
     register_metric("n_tasks", "count", description="tasks completed in the measured block"),
     register_metric("scheduler_cpu", "s", description="scheduler process CPU seconds"),
-    register_metric("scheduler_peak_memory", "B", description="peak scheduler process memory"),
+    register_metric(
+        "scheduler_peak_memory", "B", description="peak scheduler process memory", positive=True
+    ),
 )

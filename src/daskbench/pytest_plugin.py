@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import re
-import shlex
 import signal
 import sys
 from collections.abc import Generator, Iterator
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from daskbench._options import OPTIONS, add_options
+from daskbench._secrets import mask_command
 from daskbench.errors import BenchmarkError, DaskbenchError
 from daskbench.models import Outcome, utcnow
 from daskbench.session import Session, SessionOptions
@@ -104,7 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     values = {spec.dest: config.getoption(f"daskbench_{spec.dest}") for spec in OPTIONS}
     try:
         options = SessionOptions.from_values(
-            values, command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+            values, command=mask_command([Path(sys.argv[0]).name, *sys.argv[1:]])
         )
     except DaskbenchError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -12,7 +12,7 @@ import pytest
 from daskbench.ab import parse_spec
 from daskbench.ab._runner import Arm, Experiment, abba_order, select_tests_expr
 from daskbench.ab._venv import BuiltEnv
-from daskbench.errors import ConfigError
+from daskbench.errors import ConfigError, ExitCode, Interrupted, NothingSelected
 
 
 def test_abba_order() -> None:
@@ -67,6 +67,61 @@ def test_command_and_environment() -> None:
     assert tags["experiment"] == exp.id
     assert tags["round"] == 3
     assert tags["ab_env"] == "cand"
+    assert env["DASKBENCH_DB"] == "sqlite:///x.db"  # the URL travels in the environment
+    assert "sqlite:///x.db" not in joined
+    assert "--db" not in cmd
+
+
+PG = "postgresql://bench:pl@nted/pw@db.example:5432/hist?sslmode=require&password=planted-q"
+
+
+def test_database_url_and_tokens_never_reach_argv_or_logs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        seen["cmd"], seen["env"] = cmd, kwargs["env"]
+        # What a careless child could print: the URL, its password, a token.
+        out = f"connecting to {PG}\ntoken planted-token-123 pl@nted/pw\n"
+        return subprocess.CompletedProcess(cmd, 0, out, "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setenv("DASK_COILED__TOKEN", "planted-token-123")
+    arm = make_arm({"env": {"MY_API_KEY": "planted-key-456"}}, "a")
+    exp = Experiment([arm], db=PG, log_dir=tmp_path)
+    exp.run_round()
+    assert not any("planted" in arg or "pl@nted" in arg for arg in seen["cmd"])
+    assert seen["env"]["DASKBENCH_DB"] == PG  # type: ignore[index]
+    (log,) = tmp_path.glob("*.log")
+    text = log.read_text()
+    assert "connecting to postgresql://bench:***@db.example:5432/hist" in text
+    for planted in ("pl@nted", "planted-q", "planted-token-123", "planted-key-456"):
+        assert planted not in text
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "code"),
+    [
+        (5, NothingSelected, ExitCode.NO_TESTS),
+        (130, Interrupted, ExitCode.INTERRUPTED),
+        (-2, Interrupted, ExitCode.INTERRUPTED),
+        (143, Interrupted, ExitCode.TERMINATED),
+        (-15, Interrupted, ExitCode.TERMINATED),
+        (2, ConfigError, ExitCode.USAGE),
+    ],
+)
+def test_child_exit_codes_are_read_with_the_one_table(
+    monkeypatch: pytest.MonkeyPatch, status: int, error: type[Exception], code: ExitCode
+) -> None:
+    def fake_run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(cmd, status, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    exp = Experiment([make_arm({}, "a")], db="sqlite:///x.db")
+    with pytest.raises(error) as info:
+        exp.run_round()
+    assert info.value.exit_code is code  # type: ignore[attr-defined]
 
 
 def test_usage_error_aborts_but_a_later_failure_does_not(

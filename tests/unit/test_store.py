@@ -291,6 +291,113 @@ def test_add_results_is_all_or_nothing(store: Store) -> None:
     assert store.results() == []
 
 
+def test_add_runs_with_results(store: Store) -> None:
+    store.add_run(make_run("old", at=T0 - timedelta(hours=1)))
+    new_runs = [make_run("r1", at=T0 + timedelta(hours=1)), make_run("r2", "pr", at=T0)]
+    batch = [make_result("r1", "test_a"), make_result("r2", "test_b"), make_result("old", "x")]
+    store.add_runs_with_results(new_runs, batch)
+    assert [r.id for r in store.runs()] == ["old", "r2", "r1"]
+    assert [(r.run_id, r.test) for r in store.results()] == [
+        ("old", "x"),
+        ("r2", "test_b"),
+        ("r1", "test_a"),
+    ]
+    store.add_runs_with_results([], [])
+    assert len(store.results()) == 3
+
+
+@pytest.mark.parametrize(
+    ("runs", "results", "error", "match"),
+    [
+        (["r1", "old"], ["r1"], StoreError, r"run 'old' already exists.*nothing written"),
+        (["r1", "r1"], ["r1"], StoreError, r"run 'r1' .*already exists"),
+        (["r1", "r2"], ["r1", "ghost"], NotFoundError, "'ghost'"),
+    ],
+)
+def test_add_runs_with_results_is_all_or_nothing(
+    store: Store, runs: list[str], results: list[str], error: type[Exception], match: str
+) -> None:
+    store.add_run(make_run("old"))
+    with pytest.raises(error, match=match):
+        store.add_runs_with_results(
+            [make_run(r) for r in runs],
+            [make_result(r, f"test_{i}") for i, r in enumerate(results)],
+        )
+    assert [r.id for r in store.runs()] == ["old"]
+    assert store.results() == []
+
+
+def test_read_only_store_reads_and_refuses_every_write(store_url: str) -> None:
+    if store_url != "memory://":
+        with open_store(store_url) as store:
+            store.add_run(make_run())
+            store.add_result(make_result())
+    with open_store(store_url, mode="read") as store:
+        assert store.read_only
+        expected = [] if store_url == "memory://" else ["r1"]
+        assert [r.id for r in store.runs()] == expected
+        writes = [
+            lambda: store.add_run(make_run("r2")),
+            lambda: store.finish_run("r1", T0),
+            lambda: store.add_result(make_result()),
+            lambda: store.add_results([make_result()]),
+            lambda: store.add_runs_with_results([make_run("r3")], []),
+            lambda: store.add_ack(Ack("r1", "test_sum", "wall_time", "why", T0)),
+        ]
+        for write in writes:
+            with pytest.raises(StoreError, match="read-only"):
+                write()
+        assert [r.id for r in store.runs()] == expected
+    with pytest.raises(ConfigError, match="mode"):
+        open_store(store_url, mode="append")  # type: ignore[arg-type]
+
+
+def _tables(url: str) -> list[str]:
+    engine = create_engine(parse_store_url(url))
+    try:
+        with engine.connect() as conn:
+            return sorted(sa.inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_read_mode_never_creates_a_database(sql_url: str) -> None:
+    with pytest.raises(StoreError, match=r"no history database|holds no daskbench history"):
+        open_store(sql_url, mode="read")
+    if sql_url.startswith("sqlite"):
+        assert not parse_store_url(sql_url).sqlite_path.parent.joinpath("history.db").exists()
+        assert list(parse_store_url(sql_url).sqlite_path.parent.iterdir()) == []
+    else:
+        assert _tables(sql_url) == []  # empty schema: still empty
+
+
+def test_read_mode_on_an_empty_database_changes_nothing(sql_url: str) -> None:
+    engine = create_engine(parse_store_url(sql_url))  # an empty SQLite file / schema
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError, match="holds no daskbench history"):
+        open_store(sql_url, mode="read")
+    assert _tables(sql_url) == []
+
+
+def test_read_mode_refuses_an_older_revision_and_says_how_to_upgrade(sql_url: str) -> None:
+    oldest = known_revisions()[0]
+    engine = create_engine(parse_store_url(sql_url))
+    try:
+        ensure_schema(engine, parse_store_url(sql_url), to=oldest)
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError, match=r"older than .* daskbench db upgrade --db"):
+        open_store(sql_url, mode="read")
+    assert current_revision(sql_url) == oldest  # not migrated
+    upgrade(sql_url)
+    with open_store(sql_url, mode="read") as store:
+        assert store.runs() == []
+
+
 def test_ack_round_trip_and_order(store: Store) -> None:
     store.add_run(make_run("r1"))
     store.add_run(make_run("r2", at=T0 + timedelta(hours=1)))

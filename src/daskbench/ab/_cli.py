@@ -1,12 +1,14 @@
 """``daskbench ab`` and ``daskbench compare``: the command-line edge of A/B testing.
 
-Order of work in ``ab``, so that bad input costs nothing: read and validate every spec,
-open the database, build (or find cached) every environment, and only then run rounds.
+Order of work in ``ab``, so that bad input costs nothing and leaves nothing behind: validate
+every option the way the child runs will (the shared declarations of :mod:`daskbench._options`
+and their validators), read and validate every spec, check the database URL without creating
+it, build (or find cached) every environment, and only then create the report directory and
+the database and run rounds.
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -25,16 +27,31 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from daskbench.ab._compare import DEFAULT_METRICS, ABComparison, Row, compare_labels
+from daskbench._options import (
+    COMPARE,
+    DB,
+    KEYWORD,
+    MARKEXPR,
+    OUT_DIR,
+    REPEAT,
+    RESET,
+    SCALE,
+    SIZING,
+    TIMEOUT,
+    CompareOptions,
+    check_selection,
+    click_options,
+)
+from daskbench._secrets import mask_command, mask_config, mask_url
+from daskbench.ab._compare import ABComparison, Row, compare_labels
 from daskbench.ab._report import ReportContext, terminal_tables, write_reports
 from daskbench.ab._runner import Arm, Experiment
 from daskbench.ab._spec import EnvSpec, load_spec
 from daskbench.ab._venv import BuiltEnv, EnvBuilder
-from daskbench.errors import ConfigError
+from daskbench.errors import ConfigError, ExitCode
 
 __all__ = ["ab", "compare"]
 
-EXIT_OK, EXIT_REGRESSED = 0, 1
 _CONFIRM = ("regressed", "improved", "inconclusive")
 # The smallest exact two-sided signed-rank p-value with n pairs is 2 / 2**n: < 0.05 from 6.
 _MIN_PAIRED_ROUNDS = 6
@@ -59,55 +76,49 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _output_options(func: Any) -> Any:
-    options = [
-        click.option(
-            "--fail-on-regression",
-            is_flag=True,
-            help="exit 1 when any candidate (not the A/A control) has a 'regressed' verdict",
-        ),
-        click.option(
-            "--metric",
-            "metrics",
-            multiple=True,
-            help=f"metric to compare (repeatable) [default: {', '.join(DEFAULT_METRICS)}]",
-        ),
-        click.option(
-            "--alpha",
-            type=float,
-            default=0.05,
-            show_default=True,
-            help="false discovery rate per candidate",
-        ),
-        click.option(
-            "--threshold",
-            type=float,
-            default=0.05,
-            show_default=True,
-            help="smallest relative change worth reporting",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _out_dir(out: str) -> Path:
+    """``--out`` as a directory that can be created (checked before anything is)."""
+    path = Path(out)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "--out" if part == path else f"--out {out}: {part}"
+                raise ConfigError(f"{what} is an existing file, not a directory")
+            break
+    return path
 
 
-def _safe_db(url: str) -> str:
-    """The URL without a password, for reports."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {path}: cannot create it: {exc.strerror or exc}") from None
 
 
-def _check_db(db: str) -> None:
-    from daskbench.store import open_store
+def _check_db_url(db: str) -> None:
+    """A bad or unreachable URL fails now, before environments are built; creates nothing."""
+    from daskbench.store import current_revision
+    from daskbench.store._url import parse_store_url
 
-    if db.startswith("memory:"):
+    if parse_store_url(db).kind == "memory":
         raise ConfigError("--db memory:// cannot be shared with benchmark processes; use SQLite")
-    open_store(db).close()  # create/migrate now; a bad URL fails before anything runs
+    current_revision(db)  # connects and reads; StoreError for a foreign or newer database
+
+
+def _child_options(
+    specs: Sequence[EnvSpec], shared: dict[str, Any], cluster: dict[str, Any]
+) -> None:
+    """Validate, per environment, the options its ``daskbench run`` will get (so that an
+    option error surfaces now, not in a child after the database and logs exist)."""
+    from daskbench.session import SessionOptions
+
+    given = {**shared, **cluster}
+    SessionOptions.from_values(given, db="memory://")  # the command line's own errors
+    for spec in specs:
+        try:
+            SessionOptions.from_values({**given, **spec.cluster}, db="memory://", label=spec.name)
+        except ConfigError as exc:
+            raise ConfigError(f"{spec.source}: cluster: {exc}") from None
 
 
 def _finish(
@@ -129,7 +140,7 @@ def _finish(
     reports = ", ".join(str(p) for p in paths.values())
     console.print(f"reports: {reports}", highlight=False, markup=False)
     regressed = [r for r in cmp.regressed if r.candidate != ctx.null_label]
-    return EXIT_REGRESSED if fail_on_regression and regressed else EXIT_OK
+    return ExitCode.FAILED if fail_on_regression and regressed else ExitCode.OK
 
 
 # -- ab ------------------------------------------------------------------------------------------
@@ -252,7 +263,7 @@ def _environments(
         packages = arm.runs[0].environment.packages if arm and arm.runs else {}
         versions = " / ".join(packages.get(p, "?") for p in ("dask", "distributed"))
         out[spec.name] = {
-            **spec.to_dict(),
+            **mask_config(spec.to_dict()),  # env and config may hold tokens
             "label": spec.name,
             "venv": env.key,
             "python": env.python,
@@ -263,44 +274,36 @@ def _environments(
 
 @click.command()
 @click.argument("specs", nargs=-1, type=click.Path())
-@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True, help="rounds")
+@click_options(REPEAT.but(default=5, help="rounds"), defaults=True)
 @click.option("--null", is_flag=True, help="add an A/A control: a second copy of the first spec")
 @click.option("--confirm", is_flag=True, help="re-run non-'unchanged' benchmarks before deciding")
 @click.option(
     "--confirm-rounds",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
     help="extra rounds of --confirm [default: --repeat]",
 )
-@click.option("--db", default=None, help="history database URL [default: sqlite:///OUT/ab.db]")
-@click.option("--scale", type=click.Choice(["ci", "small", "large"]), default="ci")
-@click.option("-k", "keyword", default=None, help="only benchmarks matching this expression")
-@click.option("-m", "markexpr", default=None, help="only benchmarks matching this mark expression")
+@click_options(
+    DB.but(default=None, env=None, default_text="sqlite:///OUT/ab.db"),
+    SCALE,
+    KEYWORD,
+    MARKEXPR,
+)
 @click.option(
     "--bench",
     "bench_paths",
     multiple=True,
-    type=click.Path(exists=True),
+    type=click.Path(),
     help="benchmark file or directory (repeatable) [default: the shipped suite]",
 )
-@click.option("--out", default="daskbench-out/ab", show_default=True, help="report directory")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="default workers")
-@click.option("--threads-per-worker", type=click.IntRange(min=1), default=None)
-@click.option("--memory-limit", default=None, help="default memory limit per worker")
-@click.option("--timeout", type=float, default=None, help="per-benchmark timeout (seconds)")
-@click.option(
-    "--reset",
-    type=click.Choice(["restart", "none"]),
-    default=None,
-    help="restart workers before each benchmark [default: restart]; every environment "
-    "and round gets a fresh cluster either way",
-)
+@click_options(OUT_DIR.but(default="daskbench-out/ab"), defaults=True)
+@click_options(*SIZING, TIMEOUT, RESET)
 @click.option(
     "--env-cache",
     default=None,
     help="where built environments are cached [default: ~/.cache/daskbench/envs]",
 )
-@_output_options
+@click_options(*COMPARE, defaults=True)
 def ab(
     specs: tuple[str, ...],
     repeat: int,
@@ -308,7 +311,7 @@ def ab(
     confirm: bool,
     confirm_rounds: int | None,
     db: str | None,
-    scale: str,
+    scale: str | None,
     keyword: str | None,
     markexpr: str | None,
     bench_paths: tuple[str, ...],
@@ -327,35 +330,50 @@ def ab(
     """Compare environments (spec files; the first is the baseline) with interleaved rounds."""
     console = _console()
     started = time.perf_counter()
+    # 1. Every option, as the children will see it; nothing is created yet.
+    settings = CompareOptions(metrics, alpha, threshold, fail_on_regression)
+    if repeat < 1:
+        raise ConfigError(f"--repeat must be >= 1, got {repeat}")
+    if confirm_rounds is not None and confirm_rounds < 1:
+        raise ConfigError(f"--confirm-rounds must be >= 1, got {confirm_rounds}")
+    check_selection(bench_paths, keyword, markexpr)
+    out_dir = _out_dir(out)
     parsed = _load_specs(specs, null)
-    out_dir = Path(out)
+    shared = {"scale": scale, "timeout": timeout, "reset": reset}
+    cluster = {
+        "workers": workers,
+        "threads_per_worker": threads_per_worker,
+        "memory_limit": memory_limit,
+    }
+    _child_options(parsed, shared, cluster)
     db = db or f"sqlite:///{(out_dir / 'ab.db').resolve()}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_db(db)
+    _check_db_url(db)
+    # 2. Environments (slow, cached; a bad package fails here, still before any output).
     builder = EnvBuilder(Path(env_cache) if env_cache else None)
     t0 = time.perf_counter()
     envs = _build_all(parsed, builder, console)
     build_seconds = time.perf_counter() - t0
+    # 3. Now the report directory and the database.
+    from daskbench.store import open_store
+
+    _make_dir(out_dir)
+    open_store(db).close()  # create or migrate once, before the children race to do it
     arms = [Arm(spec, env) for spec, env in zip(parsed, envs, strict=True)]
     experiment = Experiment(
         arms,
         db=db,
-        scale=scale,
+        scale=scale or SCALE.default,
         paths=bench_paths,
         keyword=keyword,
         markexpr=markexpr,
-        cluster_defaults={
-            "workers": workers,
-            "threads_per_worker": threads_per_worker,
-            "memory_limit": memory_limit,
-        },
+        cluster_defaults=dict(cluster),
         log_dir=out_dir / "logs",
         timeout=timeout,
         reset=reset,
     )
     console.print(
         f"experiment {experiment.id}: {len(arms)} environments x {repeat} rounds (ABBA), "
-        f"results in {_safe_db(db)}",
+        f"results in {mask_url(db)}",
         highlight=False,
     )
     if repeat < _MIN_PAIRED_ROUNDS:
@@ -365,17 +383,15 @@ def ab(
             highlight=False,
         )
     _run_rounds(experiment, repeat, console)
-    from daskbench.store import open_store
 
     labels = [a.label for a in arms]
-    metric_names = metrics or DEFAULT_METRICS
     kwargs: dict[str, Any] = {
         "experiment": experiment.id,
-        "metrics": metric_names,
-        "alpha": alpha,
-        "threshold": threshold,
+        "metrics": settings.metrics,
+        "alpha": settings.alpha,
+        "threshold": settings.threshold,
     }
-    with open_store(db) as store:
+    with open_store(db, mode="read") as store:
         cmp = compare_labels(store, labels[0], labels[1:], **kwargs)
     confirmed: list[str] = []
     extra = 0
@@ -390,21 +406,21 @@ def ab(
                 markup=False,
             )
             _run_rounds(experiment, extra, console, confirmed, what="confirm")
-            with open_store(db) as store:
+            with open_store(db, mode="read") as store:
                 after = compare_labels(store, labels[0], labels[1:], **kwargs)
             cmp = _mark_confirmed(after, cmp, confirmed)
     ctx = ReportContext(
         title=f"daskbench A/B: {' vs '.join(labels[1:])} against {labels[0]}",
         experiment=experiment.id,
-        db=_safe_db(db),
-        scale=scale,
+        db=mask_url(db),
+        scale=experiment.scale,
         environments=_environments(parsed, envs, cmp),
         null_label=parsed[-1].name if null else None,
         confirmed=tuple(confirmed),
         confirm_rounds=extra,
-        command=shlex.join(["daskbench", *sys.argv[1:]]),
+        command=mask_command(["daskbench", *sys.argv[1:]]),
     )
-    code = _finish(cmp, ctx, out_dir, console, fail_on_regression=fail_on_regression)
+    code = _finish(cmp, ctx, out_dir, console, fail_on_regression=settings.fail_on_regression)
     console.print(
         f"environments ready in {build_seconds:.1f} s; total {time.perf_counter() - started:.0f} s",
         highlight=False,
@@ -414,13 +430,12 @@ def ab(
 
 # -- compare --------------------------------------------------------------------------------------
 @click.command()
-@click.option("--db", required=True, help="history database URL")
+@click_options(DB, defaults=True)
 @click.option("--baseline", required=True, help="label of the baseline (A)")
 @click.option("--candidate", "candidates", multiple=True, required=True, help="label(s) of B")
 @click.option("--experiment", default=None, help="only runs of this ab experiment id")
 @click.option("--unpaired", is_flag=True, help="never pair by round, even when runs are tagged")
-@click.option("--out", default="daskbench-out/compare", show_default=True, help="report dir")
-@_output_options
+@click_options(OUT_DIR.but(default="daskbench-out/compare"), *COMPARE, defaults=True)
 def compare(
     db: str,
     baseline: str,
@@ -433,29 +448,35 @@ def compare(
     alpha: float,
     threshold: float,
 ) -> int:
-    """Compare labels already in a database (e.g. two `daskbench run --label` runs)."""
+    """Compare labels already in a database (e.g. two `daskbench run --label` runs).
+
+    Reads the database only; writes the reports to --out.
+    """
     from daskbench.store import open_store
 
     console = _console()
+    settings = CompareOptions(metrics, alpha, threshold, fail_on_regression)
     if baseline in candidates:
         raise ConfigError(f"--candidate {baseline!r} is also the --baseline")
-    with open_store(db) as store:
+    out_dir = _out_dir(out)
+    with open_store(db, mode="read") as store:
         if not store.labels():
-            raise ConfigError(f"--db {_safe_db(db)}: no runs stored yet")
+            raise ConfigError(f"--db {mask_url(db)}: no runs stored yet")
         cmp = compare_labels(
             store,
             baseline,
             candidates,
             experiment=experiment,
-            metrics=metrics or DEFAULT_METRICS,
-            alpha=alpha,
-            threshold=threshold,
+            metrics=settings.metrics,
+            alpha=settings.alpha,
+            threshold=settings.threshold,
             paired=False if unpaired else None,
         )
     ctx = ReportContext(
         title=f"daskbench compare: {', '.join(candidates)} against {baseline}",
         experiment=experiment,
-        db=_safe_db(db),
-        command=shlex.join(["daskbench", *sys.argv[1:]]),
+        db=mask_url(db),
+        command=mask_command(["daskbench", *sys.argv[1:]]),
     )
-    return _finish(cmp, ctx, Path(out), console, fail_on_regression=fail_on_regression)
+    _make_dir(out_dir)
+    return _finish(cmp, ctx, out_dir, console, fail_on_regression=settings.fail_on_regression)

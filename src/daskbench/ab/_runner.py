@@ -5,7 +5,10 @@ Round ``r`` runs the environments in order A, B, C when ``r`` is even and C, B, 
 environment equally on average, and results of one round can be paired. Each environment
 runs in its own ``python -m daskbench.cli run --repeat 1`` process, so each gets a fresh
 cluster, its own packages, dask config (``DASK_*`` variables) and environment variables.
-Every run is tagged through ``$DASKBENCH_RUN_EXTRA`` with the experiment id and round.
+Every run is tagged through ``$DASKBENCH_RUN_EXTRA`` with the experiment id and round, and
+gets the database URL through ``$DASKBENCH_DB``, never on its command line (which other
+users can see, and which is stored and logged). A child's exit code is read with
+:class:`~daskbench.errors.ExitCode`, like every other exit code of daskbench.
 
     >>> abba_order(["a", "b"], 0), abba_order(["a", "b"], 1)
     (['a', 'b'], ['b', 'a'])
@@ -24,14 +27,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from daskbench._options import DB_ENV
+from daskbench._secrets import is_secret_key, mask_command, mask_text, url_secrets
 from daskbench.ab._spec import EnvSpec
 from daskbench.ab._venv import BuiltEnv
-from daskbench.errors import CollectionError, ConfigError, DaskbenchError
+from daskbench.errors import (
+    ConfigError,
+    DaskbenchError,
+    ExitCode,
+    Interrupted,
+    NothingSelected,
+)
 from daskbench.session import RUN_EXTRA_ENV
 
 __all__ = ["Arm", "Experiment", "abba_order", "new_experiment_id", "select_tests_expr"]
 
 T = TypeVar("T")
+# Shorter values of secret-looking variables are flags ("1", "true"), not secrets.
+_MIN_SECRET = 6
 # What pytest's -k grammar accepts as one identifier (matched as a substring of names).
 _K_IDENT = re.compile(r"^[\w:+\-.\[\]\\/]+$")
 
@@ -93,8 +106,9 @@ class Experiment:
     _worked: set[str] = field(default_factory=set)
 
     def command(self, arm: Arm, tests: Iterable[str] | None = None) -> list[str]:
+        """The child's command line: no database URL (that is in :meth:`environ`)."""
         cmd = [arm.env.python, "-m", "daskbench.cli", "run", *self.paths]
-        cmd += ["--db", self.db, "--label", arm.label, "--scale", self.scale, "--repeat", "1"]
+        cmd += ["--label", arm.label, "--scale", self.scale, "--repeat", "1"]
         cluster = {**self.cluster_defaults, **arm.spec.cluster}
         for key in ("workers", "threads_per_worker", "memory_limit"):
             if cluster.get(key) is not None:
@@ -123,6 +137,7 @@ class Experiment:
             "ab_venv": arm.env.key,
         }
         env[RUN_EXTRA_ENV] = json.dumps(tags)
+        env[DB_ENV] = self.db
         # A child must not inherit a parent's terminal width tricks or our progress bar.
         env.setdefault("COLUMNS", "120")
         return env
@@ -151,37 +166,44 @@ class Experiment:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log = self.log_dir / f"round{round_index:03d}-{arm.label}.log"
         cmd = self.command(arm, tests)
-        proc = subprocess.run(
-            cmd,
-            env=self.environ(arm, round_index),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        env = self.environ(arm, round_index)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        secrets = self.secrets(env)
         if log is not None:
-            log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+            text = f"$ {mask_command(cmd, secrets)}\n{proc.stdout}\n{proc.stderr}"
+            log.write_text(mask_text(text, secrets))
         where = f"{arm.label}, round {round_index + 1}"
         self.last_error = ""
-        if proc.returncode in (0, 1):  # 1: some benchmarks failed; they are counted
+        status = ExitCode.of_status(proc.returncode)
+        if status in (ExitCode.OK, ExitCode.FAILED):  # failed benchmarks are counted
             self._worked.add(arm.label)
             return proc.returncode
-        message = _child_error(proc.stderr) or _child_error(proc.stdout)
+        message = mask_text(_child_error(proc.stderr) or _child_error(proc.stdout), secrets)
         hint = f" (log: {log})" if log is not None else ""
-        if proc.returncode == 2 and arm.label in self._worked:
+        if status is ExitCode.USAGE and arm.label in self._worked:
             # This environment ran fine before, so this is no usage error but e.g. a cluster
             # that failed to restart: the run stopped, its finished results are stored, and
             # the experiment goes on (the missing results just give fewer pairs).
             self.last_error = f"{message}{hint}"
             return proc.returncode
-        if proc.returncode == 5:
-            raise CollectionError(f"{where}: no benchmarks selected{hint}")
-        if proc.returncode == 2:
+        if status is ExitCode.NO_TESTS:
+            raise NothingSelected(f"{where}: no benchmarks selected{hint}")
+        if status is ExitCode.USAGE:
             raise ConfigError(f"{where}: {message or 'daskbench run failed'}{hint}")
-        if proc.returncode == 130 or proc.returncode < 0:
-            raise KeyboardInterrupt
+        if status in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            raise Interrupted(
+                f"{where}: the run was stopped by a signal; finished rounds are stored{hint}",
+                status,
+            )
         raise DaskbenchError(
             f"{where}: daskbench run exited with code {proc.returncode}: {message}{hint}"
         )
+
+    def secrets(self, env: dict[str, str]) -> list[str]:
+        """Values that must not reach a log: the database's password and tokens, and the
+        values of secret-looking environment variables (DASK_COILED__TOKEN, ...)."""
+        values = [v for k, v in env.items() if is_secret_key(k) and len(v) >= _MIN_SECRET]
+        return [*url_secrets(self.db), *values]
 
 
 def _child_error(text: str) -> str:

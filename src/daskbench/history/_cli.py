@@ -1,7 +1,10 @@
 """``daskbench import | detect | ack | dashboard``, registered lazily by :mod:`daskbench.cli`.
 
-Exit codes: 0 fine, 1 new unacknowledged regressions (``detect --fail-on-regression``),
-2 bad input (one line on stderr, printed by ``daskbench.cli.main``).
+``detect`` and ``dashboard`` only read the database (a missing or empty one is an error);
+``import`` and ``ack`` write, each in one transaction. Exit codes are
+:class:`~daskbench.errors.ExitCode`'s: ``detect --fail-on-regression`` exits 1 on new,
+unacknowledged regressions; bad input exits 2 (one line on stderr, printed by
+``daskbench.cli.main``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,17 @@ from pathlib import Path
 
 import click
 
+from daskbench._options import (
+    ALPHA,
+    DB,
+    FAIL_ON_REGRESSION,
+    FORMAT,
+    LABEL,
+    METRICS,
+    OptionSpec,
+    click_options,
+)
+from daskbench.errors import ExitCode
 from daskbench.history._detect import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_CHANGE,
@@ -19,21 +33,21 @@ from daskbench.history._detect import (
 
 __all__ = ["ack", "dashboard", "detect", "import_"]
 
-EXIT_OK, EXIT_REGRESSED = 0, 1
-
-_db = click.option("--db", required=True, help="history database URL (e.g. sqlite:///history.db)")
+# Shared by detect and dashboard (which shows what detect reports).
+RECENT = OptionSpec(
+    "recent",
+    int,
+    DEFAULT_RECENT,
+    f"a change within this many last runs is new (must exceed {DEFAULT_MIN_SIZE})",
+)
+MIN_CHANGE = OptionSpec(
+    "min-change", float, DEFAULT_MIN_CHANGE, "ignore shifts smaller than this fraction (0.05 = 5%)"
+)
+ONLY_LABEL = LABEL.but(default=None, help="only this label (lineage) [default: every label]")
 
 
 @click.command(name="import")
-@_db
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv"]),
-    default="csv",
-    show_default=True,
-    help="input format",
-)
+@click_options(DB, FORMAT.but(choices=("csv",), default="csv", help="input format"), defaults=True)
 @click.option(
     "--skip-existing", is_flag=True, help="leave out runs already in the history (no error)"
 )
@@ -41,14 +55,15 @@ _db = click.option("--db", required=True, help="history database URL (e.g. sqlit
 def import_(db: str, fmt: str, skip_existing: bool, file: Path) -> int:
     """Import a history from FILE (CSV: test,metric,value,timestamp[,label,revision,run_id]).
 
-    Rows sharing run_id (or else label and timestamp) form one run. Nothing is written unless
-    the whole file is valid.
+    Rows sharing run_id (or else label and timestamp) form one run. The whole file is
+    validated first and written in one transaction: all of it or nothing.
     """
-    from daskbench.history._csv import import_csv
+    from daskbench.history._csv import import_csv, parse_csv
     from daskbench.store import open_store
 
+    parsed = parse_csv(file)  # a bad file fails before the database is opened (or created)
     with open_store(db) as store:
-        summary = import_csv(store, file, skip_existing=skip_existing)
+        summary = import_csv(store, file, skip_existing=skip_existing, parsed=parsed)
     skipped = (
         f", skipped {len(summary.skipped_runs)} existing run(s)" if summary.skipped_runs else ""
     )
@@ -56,40 +71,19 @@ def import_(db: str, fmt: str, skip_existing: bool, file: Path) -> int:
         f"imported {len(summary.runs)} run(s), {len(summary.results)} result(s), "
         f"{summary.measurements} measurement(s) from {file}{skipped}"
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @click.command()
-@_db
-@click.option("--label", default=None, help="only this label (lineage); default: every label")
-@click.option("--metric", "metrics", multiple=True, help="only this metric (repeatable)")
-@click.option(
-    "--recent",
-    type=int,
-    default=DEFAULT_RECENT,
-    show_default=True,
-    help=f"a change within this many last runs is new (must exceed {DEFAULT_MIN_SIZE})",
-)
-@click.option(
-    "--min-change",
-    type=float,
-    default=DEFAULT_MIN_CHANGE,
-    show_default=True,
-    help="ignore shifts smaller than this fraction (0.05 = 5%)",
-)
-@click.option(
-    "--alpha",
-    type=float,
-    default=DEFAULT_ALPHA,
-    show_default=True,
-    help="false-alarm rate per history without a change",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
+@click_options(
+    DB,
+    ONLY_LABEL,
+    METRICS.but(default=(), help="only this metric (repeatable) [default: every metric]"),
+    RECENT,
+    MIN_CHANGE,
+    ALPHA.but(default=DEFAULT_ALPHA, help="false-alarm rate per history without a change"),
+    FORMAT.but(choices=("text", "markdown", "json"), default="text"),
+    defaults=True,
 )
 @click.option(
     "--output",
@@ -97,11 +91,7 @@ def import_(db: str, fmt: str, skip_existing: bool, file: Path) -> int:
     default=None,
     help="also write the report to this file (e.g. $GITHUB_STEP_SUMMARY, appended)",
 )
-@click.option(
-    "--fail-on-regression",
-    is_flag=True,
-    help="exit 1 when there are new, unacknowledged regressions",
-)
+@click_options(FAIL_ON_REGRESSION.but(help="exit 1 when there are new, unacknowledged regressions"))
 def detect(
     db: str,
     label: str | None,
@@ -119,7 +109,7 @@ def detect(
     from daskbench.history import load_history, to_json, to_markdown, to_text
     from daskbench.store import open_store
 
-    with open_store(db) as store:
+    with open_store(db, mode="read") as store:
         if label is not None and label not in store.labels():
             known = ", ".join(store.labels()) or "none"
             raise ConfigError(f"no runs with label {label!r} (labels: {known})")
@@ -137,11 +127,11 @@ def detect(
                 handle.write(report if report.endswith("\n") else report + "\n")
         except OSError as exc:
             raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
-    return EXIT_REGRESSED if fail_on_regression and detection.failing else EXIT_OK
+    return ExitCode.FAILED if fail_on_regression and detection.failing else ExitCode.OK
 
 
 @click.command()
-@_db
+@click_options(DB, defaults=True)
 @click.argument("test")
 @click.option("--metric", required=True, help="the metric whose change is expected")
 @click.option("--run", "run_id", required=True, help="the first bad run (as detect prints it)")
@@ -155,29 +145,28 @@ def ack(db: str, test: str, metric: str, run_id: str, reason: str, author: str |
     with open_store(db) as store:
         done = acknowledge(store, test, metric, run_id, reason, author=author)
     click.echo(f"acknowledged {test} {metric} at run {run_id}: {done.reason}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @click.command()
-@_db
+@click_options(DB, defaults=True)
 @click.option(
     "--out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="output directory (created; existing dashboard files are replaced)",
 )
-@click.option("--label", default=None, help="only this label; default: every label")
+@click_options(ONLY_LABEL, defaults=True)
 @click.option("--title", default="daskbench", show_default=True, help="site title")
-@click.option("--recent", type=int, default=DEFAULT_RECENT, show_default=True)
-@click.option("--min-change", type=float, default=DEFAULT_MIN_CHANGE, show_default=True)
+@click_options(RECENT, MIN_CHANGE, defaults=True)
 def dashboard(
     db: str, out: Path, label: str | None, title: str, recent: int, min_change: float
 ) -> int:
-    """Write a static dashboard (works offline and from file://) to --out."""
+    """Write a static dashboard (works offline and from file://) to --out (reads the db only)."""
     from daskbench.report.dashboard import build_dashboard
     from daskbench.store import open_store
 
-    with open_store(db) as store:
+    with open_store(db, mode="read") as store:
         built = build_dashboard(
             store, out, label=label, title=title, recent=recent, min_change=min_change
         )
@@ -186,4 +175,4 @@ def dashboard(
         f"{built.bytes / 1e6:.1f} MB in {built.seconds:.1f} s -> "
         f"{out / 'index.html'}"
     )
-    return EXIT_OK
+    return ExitCode.OK

@@ -11,7 +11,11 @@ repeat k of that test::
 
 The whole file is parsed and checked before anything is written; a bad row is a one-line
 :class:`~daskbench.errors.ConfigError` naming the file, the line and the column. Timestamps
-are ISO 8601 (naive ones are taken as UTC) or Unix seconds.
+are ISO 8601 (naive ones are taken as UTC) or Unix seconds. A value no measurement can have
+is refused the same way (:meth:`daskbench.metrics.Metric.invalid`): 0 or less for the metrics
+compared as ratios (``wall_time``, ``peak_memory``, ``avg_memory``, ...), a negative time,
+size or count. Everything is then written in one transaction: an import that fails or is
+killed half-way leaves nothing, and can simply be run again.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from daskbench.errors import ConfigError
+from daskbench.errors import ConfigError, StoreError
 from daskbench.metrics import get_metric
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
 from daskbench.store import Store
@@ -168,6 +172,9 @@ def _parse_rows(name: str, reader: Reader, columns: dict[str, int]) -> dict[str,
             raise bad("value", f"not a number: {cell('value')!r}") from None
         if not math.isfinite(value):
             raise bad("value", f"must be finite, got {cell('value')!r}")
+        impossible = get_metric(metric).invalid(value)
+        if impossible is not None:
+            raise bad("value", impossible)
         try:
             stamp = parse_timestamp(cell("timestamp"))
         except ValueError as exc:
@@ -233,13 +240,21 @@ def _build(name: str, runs: dict[str, _RunRows]) -> ImportSummary:
     return ImportSummary(tuple(built_runs), tuple(built_results))
 
 
-def import_csv(store: Store, path: Path, *, skip_existing: bool = False) -> ImportSummary:
-    """Parse ``path`` and add its runs and results to ``store``.
+def import_csv(
+    store: Store,
+    path: Path,
+    *,
+    skip_existing: bool = False,
+    parsed: ImportSummary | None = None,
+) -> ImportSummary:
+    """Parse ``path`` (unless ``parsed`` is given) and add its runs and results to ``store``,
+    in one transaction: all of them or, on any error or interruption, none.
 
     A run id already in the store is an error (nothing written), or with ``skip_existing``
     that run's rows are left out: re-importing a growing export adds only the new runs.
     """
-    parsed = parse_csv(path)
+    if parsed is None:
+        parsed = parse_csv(path)
     existing = {r.id for r in store.runs()}
     clash = [r.id for r in parsed.runs if r.id in existing]
     if clash and not skip_existing:
@@ -251,7 +266,9 @@ def import_csv(store: Store, path: Path, *, skip_existing: bool = False) -> Impo
     skipped = set(clash)
     new_runs = tuple(r for r in parsed.runs if r.id not in skipped)
     new_results = tuple(r for r in parsed.results if r.run_id not in skipped)
-    for run in new_runs:
-        store.add_run(run)
-    store.add_results(new_results)
+    try:
+        store.add_runs_with_results(new_runs, new_results)
+    except StoreError as exc:
+        # E.g. another import of the same file committed first: it wrote everything.
+        raise StoreError(f"{path}: {exc}") from None
     return ImportSummary(new_runs, new_results, tuple(sorted(skipped)))
