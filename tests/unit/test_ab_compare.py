@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from daskbench.ab._compare import compare_labels, load_arm
-from daskbench.ab._report import ReportContext, render_html, render_json, render_markdown
 from daskbench.errors import NotFoundError
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
+from daskbench.report._ab import ReportContext, render_html, render_json, render_markdown
 from daskbench.store import MemoryStore, Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -3,8 +3,8 @@
 ``daskbench ab base.yaml candidate.yaml --repeat 10 --null`` builds each environment
 (:mod:`._venv`), runs the benchmarks in ABBA-interleaved rounds (:mod:`._runner`), compares
 every environment with the first (:mod:`._compare`) and writes Markdown, JSON and HTML
-reports (:mod:`._report`). ``daskbench compare`` does the last two steps for labels already
-in a database.
+reports (:mod:`daskbench.report._ab`). ``daskbench compare`` does the last two steps for labels
+already in a database.
 
     >>> from daskbench.ab import parse_spec
     >>> spec = parse_spec({"config": {"dataframe.shuffle.method": "p2p"}}, "p2p.yaml")

@@ -44,11 +44,11 @@ from daskbench._options import (
 )
 from daskbench._secrets import mask_command, mask_config, mask_url
 from daskbench.ab._compare import ABComparison, Row, compare_labels
-from daskbench.ab._report import ReportContext, terminal_tables, write_reports
 from daskbench.ab._runner import Arm, Experiment
 from daskbench.ab._spec import EnvSpec, load_spec
 from daskbench.ab._venv import BuiltEnv, EnvBuilder
 from daskbench.errors import ConfigError, ExitCode
+from daskbench.report._ab import ReportContext, terminal_tables, write_reports
 
 __all__ = ["ab", "compare"]
 

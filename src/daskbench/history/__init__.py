@@ -13,8 +13,8 @@ line over these functions; the dashboard itself lives in :mod:`daskbench.report.
 from daskbench.history._acks import acknowledge
 from daskbench.history._csv import ImportSummary, import_csv, parse_csv
 from daskbench.history._detect import Change, Detection, Pending, detect
-from daskbench.history._format import to_json, to_markdown, to_text
 from daskbench.history._series import History, Series, TestHistory, load_history
+from daskbench.report._history import to_json, to_markdown, to_text
 
 __all__ = [
     "Change",

@@ -2,7 +2,7 @@
 
 An experiment is the set of runs tagged ``environment.extra["experiment"]`` (see
 :mod:`daskbench.ab`); its arms are their labels, the baseline the label of its first run (the
-A of the first ABBA round). Each experiment page is :func:`daskbench.ab._report.render_html`
+A of the first ABBA round). Each experiment page is :func:`daskbench.report._ab.render_html`
 with a link back to the dashboard; ``ab/index.html`` lists them. Without the A/B feature
 installed, or without experiments, the list says so.
 """
@@ -50,7 +50,7 @@ def ab_pages(store: Store, runs: list[Run]) -> list[AbPage]:
         return []
     try:
         from daskbench.ab import compare_labels
-        from daskbench.ab._report import ReportContext, render_html, summary_line
+        from daskbench.report._ab import ReportContext, render_html, summary_line
     except ImportError:  # a build without the A/B feature
         return []
     pages = []

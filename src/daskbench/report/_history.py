@@ -12,11 +12,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from daskbench.history._detect import Change, Detection, Pending
+from daskbench.history._series import History
 from daskbench.metrics import get_metric
 from daskbench.report._markdown import code, details, escape, table
-
-from ._detect import Change, Detection, Pending
-from ._series import History
 
 __all__ = ["to_json", "to_markdown", "to_text"]
 
