@@ -40,6 +40,7 @@ __all__ = [
     "mask_argv",
     "mask_command",
     "mask_config",
+    "mask_diff",
     "mask_text",
     "mask_url",
     "url_secrets",
@@ -204,6 +205,19 @@ def mask_config(config: Mapping[str, Any], *, _secret: bool = False) -> dict[str
         secret = _secret or is_secret_key(key)
         out[key] = _mask_value(value, secret)
     return out
+
+
+def mask_diff(diff: Mapping[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """A fingerprint diff (key -> (before, after)) fit to show: secrets masked on both sides
+    (a changed token still shows as a change, ``*** -> ***``).
+
+    >>> mask_diff({"dask_config.coiled.token": ("a", "b"), "packages.dask": ("1", "2")})
+    {'dask_config.coiled.token': ('***', '***'), 'packages.dask': ('1', '2')}
+    """
+    return {
+        key: (_mask_value(a, is_secret_key(key)), _mask_value(b, is_secret_key(key)))
+        for key, (a, b) in diff.items()
+    }
 
 
 def _mask_value(value: Any, secret: bool) -> Any:

@@ -49,10 +49,11 @@ from daskbench.ab._spec import EnvSpec, load_spec
 from daskbench.ab._venv import BuiltEnv, EnvBuilder
 from daskbench.errors import ConfigError, ExitCode
 from daskbench.report._ab import ReportContext, terminal_tables, write_reports
+from daskbench.stats import Verdict
 
 __all__ = ["ab", "compare"]
 
-_CONFIRM = ("regressed", "improved", "inconclusive")
+_CONFIRM = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.INCONCLUSIVE)
 # The smallest exact two-sided signed-rank p-value with n pairs is 2 / 2**n: < 0.05 from 6.
 _MIN_PAIRED_ROUNDS = 6
 

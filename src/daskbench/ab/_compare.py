@@ -18,20 +18,48 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from daskbench._options import DEFAULT_METRICS
 from daskbench.errors import NotFoundError, StatsInputError
 from daskbench.metrics import get_metric
 from daskbench.models import Outcome, Result, Run
-from daskbench.stats import Comparison, compare_many
+from daskbench.stats import Comparison, Verdict, compare_many
 from daskbench.store import Store
 
-__all__ = ["DEFAULT_METRICS", "ABComparison", "ArmSamples", "Row", "compare_labels", "load_arm"]
+__all__ = [
+    "DEFAULT_METRICS",
+    "NOT_COMPARED",
+    "VERDICT_ORDER",
+    "ABComparison",
+    "ArmSamples",
+    "NotCompared",
+    "Row",
+    "RowVerdict",
+    "compare_labels",
+    "load_arm",
+]
 
-DEFAULT_METRICS = ("wall_time", "peak_memory", "avg_memory")
-NOT_COMPARED = "not compared"
+
+class NotCompared(StrEnum):
+    """The verdict of a row that has no comparison (``note`` says why): not a stats verdict."""
+
+    __repr__ = str.__repr__
+
+    NOT_COMPARED = "not compared"
+
+
+NOT_COMPARED = NotCompared.NOT_COMPARED
+RowVerdict = Verdict | NotCompared
 # Report order: what needs attention first.
-VERDICT_ORDER = ("regressed", "improved", "inconclusive", NOT_COMPARED, "unchanged")
+VERDICT_ORDER: tuple[RowVerdict, ...] = (
+    Verdict.REGRESSED,
+    Verdict.IMPROVED,
+    Verdict.INCONCLUSIVE,
+    NOT_COMPARED,
+    Verdict.UNCHANGED,
+)
 
 RoundKey = tuple[str, int]
 
@@ -113,11 +141,11 @@ class Row:
     failed_b: int = 0
     note: str = ""
     confirmed: bool = False
-    verdict_before_confirm: str | None = None
+    verdict_before_confirm: RowVerdict | None = None
 
     @property
-    def verdict(self) -> str:
-        return str(self.comparison.verdict) if self.comparison is not None else NOT_COMPARED
+    def verdict(self) -> RowVerdict:
+        return self.comparison.verdict if self.comparison is not None else NOT_COMPARED
 
     @property
     def unit(self) -> str:
@@ -170,18 +198,18 @@ class ABComparison:
     def rows_of(self, candidate: str) -> list[Row]:
         return [r for r in self.rows if r.candidate == candidate]
 
-    def counts(self, candidate: str) -> dict[str, int]:
+    def counts(self, candidate: str) -> dict[RowVerdict, int]:
         out = dict.fromkeys(VERDICT_ORDER, 0)
         for row in self.rows_of(candidate):
             out[row.verdict] += 1
         return out
 
-    def flagged_tests(self, verdicts: Sequence[str]) -> list[str]:
+    def flagged_tests(self, verdicts: Sequence[RowVerdict]) -> list[str]:
         return sorted({r.test for r in self.rows if r.verdict in verdicts})
 
     @property
     def regressed(self) -> list[Row]:
-        return [r for r in self.rows if r.verdict == "regressed"]
+        return [r for r in self.rows if r.verdict is Verdict.REGRESSED]
 
 
 def _is_paired(arms: Sequence[ArmSamples]) -> bool:

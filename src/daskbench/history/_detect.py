@@ -28,6 +28,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from daskbench.errors import ConfigError
@@ -37,12 +38,50 @@ from daskbench.store import Ack
 
 from ._series import History, Series
 
-__all__ = ["Change", "Detection", "Pending", "detect", "detect_series"]
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "ChangeStatus",
+    "Detection",
+    "Pending",
+    "TestStatus",
+    "detect",
+    "detect_series",
+]
 
 DEFAULT_RECENT = 10
 DEFAULT_MIN_SIZE = 5
 DEFAULT_MIN_CHANGE = 0.05
 DEFAULT_ALPHA = 0.05
+
+
+class ChangeKind(StrEnum):
+    """Which way a change went, given the metric's direction."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+
+
+class ChangeStatus(StrEnum):
+    """What a change point means for CI, in report order (only the first fails it)."""
+
+    NEW_REGRESSION = "new regression"  # new, unacknowledged, still in effect
+    ACKNOWLEDGED = "acknowledged"
+    REVERTED = "reverted"  # a regression whose latest regime is back to the level before
+    OLD_REGRESSION = "older regression"  # before the last ``recent`` runs
+    NEW_IMPROVEMENT = "new improvement"
+    OLD_IMPROVEMENT = "older improvement"
+
+
+class TestStatus(StrEnum):
+    """One test's state in one label (the dashboard's badges)."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    FAILING = "failing"  # its latest run failed (known to the caller, not to detection)
+    REGRESSED = "regressed"
+    IMPROVED = "improved"
+    STABLE = "stable"
 
 
 @dataclass(frozen=True)
@@ -87,8 +126,18 @@ class Change:
         return self.regression and self.new and not self.reverted and self.ack is None
 
     @property
-    def kind(self) -> str:
-        return "regression" if self.regression else "improvement"
+    def kind(self) -> ChangeKind:
+        return ChangeKind.REGRESSION if self.regression else ChangeKind.IMPROVEMENT
+
+    @property
+    def status(self) -> ChangeStatus:
+        if self.ack is not None:
+            return ChangeStatus.ACKNOWLEDGED
+        if self.regression:
+            if self.reverted:
+                return ChangeStatus.REVERTED
+            return ChangeStatus.NEW_REGRESSION if self.new else ChangeStatus.OLD_REGRESSION
+        return ChangeStatus.NEW_IMPROVEMENT if self.new else ChangeStatus.OLD_IMPROVEMENT
 
 
 @dataclass(frozen=True)
@@ -128,14 +177,14 @@ class Detection:
     def acknowledged(self) -> list[Change]:
         return [c for c in self.changes if c.ack is not None]
 
-    def status(self, label: str, test: str) -> str:
+    def status(self, label: str, test: str) -> TestStatus:
         """regressed / improved / stable for one test (failing runs are the caller's)."""
         mine = [c for c in self.changes if c.label == label and c.test == test and c.new]
         if any(c.failing for c in mine):
-            return "regressed"
+            return TestStatus.REGRESSED
         if any(not c.regression and not c.reverted for c in mine):
-            return "improved"
-        return "stable"
+            return TestStatus.IMPROVED
+        return TestStatus.STABLE
 
 
 def _worse(metric: str, before: float, after: float) -> bool:

@@ -1,6 +1,7 @@
 """Reports of an A/B comparison: Markdown (a PR comment), JSON, self-contained HTML, terminal.
 
-Rendering only: every number comes from :class:`~daskbench.ab._compare.ABComparison`. The
+Rendering only: every number and verdict comes from the domain objects of
+:mod:`daskbench.ab` (:class:`~daskbench.ab.ABComparison` and its rows). The
 Markdown opens with one summary line per candidate, then the significant rows; the
 unchanged ones are folded away. The HTML has no scripts or CDN: inline SVG forest plots
 (ratio and interval per benchmark, one plot per metric) and strip plots of the samples.
@@ -19,8 +20,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from daskbench.ab._compare import VERDICT_ORDER, ABComparison, Row
+from daskbench.ab._compare import NOT_COMPARED, VERDICT_ORDER, ABComparison, Row, RowVerdict
 from daskbench.metrics import format_value
+from daskbench.stats import Verdict
 
 __all__ = [
     "ReportContext",
@@ -31,15 +33,25 @@ __all__ = [
     "write_reports",
 ]
 
-_COLORS = {
-    "regressed": "#c62828",
-    "improved": "#2e7d32",
-    "inconclusive": "#ef8f00",
-    "unchanged": "#607d8b",
-    "not compared": "#9e9e9e",
+_COLORS: dict[RowVerdict, str] = {
+    Verdict.REGRESSED: "#c62828",
+    Verdict.IMPROVED: "#2e7d32",
+    Verdict.INCONCLUSIVE: "#ef8f00",
+    Verdict.UNCHANGED: "#607d8b",
+    NOT_COMPARED: "#9e9e9e",
 }
-_EMOJI = {"regressed": "🔴", "improved": "🟢", "inconclusive": "🟡", "unchanged": "⚪"}
-_SIGNIFICANT = ("regressed", "improved")
+_EMOJI: dict[RowVerdict, str] = {
+    Verdict.REGRESSED: "🔴",
+    Verdict.IMPROVED: "🟢",
+    Verdict.INCONCLUSIVE: "🟡",
+    Verdict.UNCHANGED: "⚪",
+}
+_STYLES: dict[RowVerdict, str] = {
+    Verdict.REGRESSED: "red",
+    Verdict.IMPROVED: "green",
+    Verdict.INCONCLUSIVE: "yellow",
+}
+_SIGNIFICANT = (Verdict.REGRESSED, Verdict.IMPROVED)
 
 
 @dataclass(frozen=True)
@@ -144,8 +156,8 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
     rule = "|---|---|---:|---:|---|---:|---|---:|"
     for cand in cmp.candidates:
         rows = _sorted(cmp.rows_of(cand))
-        main = [r for r in rows if r.verdict != "unchanged"]
-        rest = [r for r in rows if r.verdict == "unchanged"]
+        main = [r for r in rows if r.verdict is not Verdict.UNCHANGED]
+        rest = [r for r in rows if r.verdict is Verdict.UNCHANGED]
         lines += [f"#### {cand} vs {cmp.baseline}", ""]
         for chunk, folded in ((main, False), (rest, True)):
             if not chunk:
@@ -174,7 +186,7 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
         ]
         if too_few:
             lines += [f"- {len(too_few)} inconclusive for {too_few[0]}", ""]
-        notes = [r for r in rows if r.verdict == "not compared"]
+        notes = [r for r in rows if r.verdict is NOT_COMPARED]
         for r in notes:
             lines.append(f"- `{r.test}` {r.metric}: {r.note}")
         if notes:
@@ -399,9 +411,7 @@ def terminal_tables(cmp: ABComparison, ctx: ReportContext) -> list[Table]:
             table.add_column(col, justify="right" if col in ("A", "B", "q", "MDE") else "left")
         for r in _sorted(cmp.rows_of(cand)):
             c = r.comparison
-            style = {"regressed": "red", "improved": "green", "inconclusive": "yellow"}.get(
-                r.verdict, "dim"
-            )
+            style = _STYLES.get(r.verdict, "dim")
             table.add_row(
                 escape(r.test),  # "test_x[p2p]" is not rich markup
                 r.metric,

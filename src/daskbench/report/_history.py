@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from daskbench.history._detect import Change, Detection, Pending
+from daskbench._secrets import mask_diff
+from daskbench.history._detect import Change, ChangeStatus, Detection, Pending
 from daskbench.history._series import History
 from daskbench.metrics import get_metric
 from daskbench.report._markdown import code, details, escape, table
@@ -36,7 +38,7 @@ def _short(value: Any) -> str:
 
 
 def _diff_items(change: Change) -> list[str]:
-    items = [f"{k}: {_short(a)} -> {_short(b)}" for k, (a, b) in change.diff.items()]
+    items = [f"{k}: {_short(a)} -> {_short(b)}" for k, (a, b) in mask_diff(change.diff).items()]
     if len(items) > MAX_DIFF:
         items = [*items[:MAX_DIFF], f"... {len(items) - MAX_DIFF} more"]
     return items
@@ -50,10 +52,18 @@ def _run_text(history: History, run_id: str) -> str:
 
 
 def _ack_hint(change: Change) -> str:
-    return (
-        f"daskbench ack --db <URL> {change.test} --metric {change.metric} "
-        f'--run {change.first_bad_run} --reason "..."'
-    )
+    """The command that accepts ``change``, quoted for a shell (ids may hold ``[ <|``)."""
+    target = shlex.join([change.test, "--metric", change.metric, "--run", change.first_bad_run])
+    return f'daskbench ack --db <URL> {target} --reason "..."'
+
+
+# How the text report names a change that is neither failing nor acknowledged.
+_OTHER = {
+    ChangeStatus.REVERTED: "reverted regression",
+    ChangeStatus.OLD_REGRESSION: "older regression",
+    ChangeStatus.NEW_IMPROVEMENT: "improvement",
+    ChangeStatus.OLD_IMPROVEMENT: "older improvement",
+}
 
 
 def _headline(detection: Detection) -> str:
@@ -69,7 +79,8 @@ def _headline(detection: Detection) -> str:
 
 
 def _others(detection: Detection) -> list[Change]:
-    return [c for c in detection.changes if not c.failing and c.ack is None]
+    shown = (ChangeStatus.NEW_REGRESSION, ChangeStatus.ACKNOWLEDGED)
+    return [c for c in detection.changes if c.status not in shown]
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -119,9 +130,8 @@ def to_text(detection: Detection, history: History) -> str:
     if others:
         out.append("")
         for change in others:
-            state = "reverted " if change.reverted else ("" if change.new else "older ")
             out.append(
-                f"{state}{change.kind}  {change.test}  {change.metric}  {_pct(change.percent)} "
+                f"{_OTHER[change.status]}  {change.test}  {change.metric}  {_pct(change.percent)} "
                 f"at run {change.first_bad_run} (label {change.label})"
             )
     return "\n".join(out)
@@ -231,6 +241,7 @@ def _change_json(change: Change, history: History) -> dict[str, Any]:
         "test": change.test,
         "metric": change.metric,
         "kind": change.kind,
+        "status": change.status,
         "before": change.before,
         "after": change.after,
         "ratio": _finite(change.ratio),
@@ -249,7 +260,7 @@ def _change_json(change: Change, history: History) -> dict[str, Any]:
         "last_good_run": run(change.last_good_run),
         "first_bad_run": run(change.first_bad_run),
         "runs_between": change.runs_between,
-        "diff": {k: [a, b] for k, (a, b) in change.diff.items()},
+        "diff": {k: [a, b] for k, (a, b) in mask_diff(change.diff).items()},
     }
 
 

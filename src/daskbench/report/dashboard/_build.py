@@ -25,7 +25,7 @@ from pathlib import Path
 
 from daskbench.errors import ConfigError
 from daskbench.history import Detection, History, TestHistory, detect, load_history
-from daskbench.history._detect import DEFAULT_MIN_CHANGE, DEFAULT_RECENT
+from daskbench.history._detect import DEFAULT_MIN_CHANGE, DEFAULT_RECENT, TestStatus
 from daskbench.models import utcnow
 from daskbench.store import Store
 
@@ -65,14 +65,14 @@ def _slugs(tests: list[str]) -> dict[str, str]:
     return slugs
 
 
-def _status(th: TestHistory, detection: Detection) -> str:
+def _status(th: TestHistory, detection: Detection) -> TestStatus:
     if th.failed and th.failed[-1]:
-        return "failing"
+        return TestStatus.FAILING
     return detection.status(th.label, th.test)
 
 
-def _note(th: TestHistory, detection: Detection, status: str) -> str:
-    if status == "failing":
+def _note(th: TestHistory, detection: Detection, status: TestStatus) -> str:
+    if status is TestStatus.FAILING:
         error = th.errors[-1]
         return f"failed in run {th.run_ids[-1]}" + (f": {error}" if error else "")
     mine = [c for c in detection.changes if c.label == th.label and c.test == th.test and c.new]
@@ -200,8 +200,8 @@ def _write_site(out: Path, history: History, detection: Detection, title: str) -
                     note=_note(th, detection, statuses[th.label]),
                 )
             )
-    order = {"failing": 0, "regressed": 1, "improved": 2, "stable": 3}
-    rows.sort(key=lambda r: (order[r.status], r.category, r.test, r.label))
+    order = list(TestStatus)  # what needs attention first
+    rows.sort(key=lambda r: (order.index(r.status), r.category, r.test, r.label))
     generated = utcnow().strftime("%Y-%m-%d %H:%M UTC")
     (out / "index.html").write_text(
         index_page(title, rows, generated=generated, recent=detection.recent), encoding="utf-8"

@@ -10,13 +10,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from daskbench._secrets import mask_diff
 from daskbench.history import Change, History
+from daskbench.history._detect import ChangeStatus, TestStatus
 from daskbench.metrics import format_value, get_metric
 from daskbench.models import Run
 
 __all__ = ["IndexRow", "ab_index_page", "index_page", "runs_page", "test_page"]
 
-STATUSES = ("failing", "regressed", "improved", "stable")
+STATUSES = tuple(TestStatus)
+# A change's state in a test page's table (an acknowledged one also shows the reason).
+_STATE = {
+    ChangeStatus.NEW_REGRESSION: "NEW regression",
+    ChangeStatus.ACKNOWLEDGED: "acknowledged",
+    ChangeStatus.REVERTED: "reverted",
+    ChangeStatus.OLD_REGRESSION: "regression",
+    ChangeStatus.NEW_IMPROVEMENT: "new improvement",
+    ChangeStatus.OLD_IMPROVEMENT: "improvement",
+}
 
 
 @dataclass(frozen=True)
@@ -24,7 +35,7 @@ class IndexRow:
     test: str
     label: str
     category: str
-    status: str
+    status: TestStatus
     href: str
     sparkline: str  # SVG markup (trusted: built by _data.sparkline)
     metric: str | None
@@ -119,15 +130,10 @@ def _change_rows(changes: Sequence[Change], history: History) -> str:
     rows = []
     for c in changes:
         unit = get_metric(c.metric).unit
+        state = _STATE[c.status]
         if c.ack is not None:
-            state = f"acknowledged: {c.ack.reason}"
-        elif c.failing:
-            state = "NEW regression"
-        elif c.reverted:
-            state = "reverted"
-        else:
-            state = ("new " if c.new else "") + c.kind
-        diff = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in list(c.diff.items())[:6])
+            state += f": {c.ack.reason}"
+        diff = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in list(mask_diff(c.diff).items())[:6])
         rows.append(
             f'<tr class="{"failing" if c.failing else ""}"><td>{escape(c.label)}</td>'
             f"<td>{escape(c.metric)}</td><td class='num'>{c.percent_text}</td>"
@@ -150,7 +156,7 @@ def test_page(
     doc: str,
     category: str,
     labels: Sequence[str],
-    statuses: dict[str, str],
+    statuses: dict[str, TestStatus],
     changes: Sequence[Change],
     history: History,
     data_src: str,
@@ -212,7 +218,8 @@ def runs_page(site: str, history: History) -> str:
             if previous is None:
                 changed = "first run of this label"
             else:
-                diff = previous.environment.diff(env)
+                # Masked here too: a database written by an older daskbench may hold secrets.
+                diff = mask_diff(previous.environment.diff(env))
                 changed = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in diff.items()) or "–"
             machine = " ".join(
                 p
