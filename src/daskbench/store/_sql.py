@@ -3,10 +3,16 @@
 SQLAlchemy Core, not the ORM: rows become frozen domain objects right here, and bulk imports
 go through ``executemany`` (hundreds of thousands of measurements in seconds).
 
+    >>> import tempfile
+    >>> from datetime import UTC, datetime
+    >>> from daskbench.models import Run
     >>> from daskbench.store import open_store
-    >>> with open_store("sqlite:///history.db") as store:  # doctest: +SKIP
+    >>> url = f"sqlite:///{tempfile.mkdtemp()}/history.db"
+    >>> with open_store(url) as store:  # created at the newest schema revision
+    ...     store.add_run(Run("r1", "main", datetime(2025, 1, 1, tzinfo=UTC)))
+    >>> with open_store(url, mode="read") as store:
     ...     store.labels()
-    ['main', 'pr-123']
+    ['main']
 """
 
 from __future__ import annotations
