@@ -36,6 +36,7 @@ __all__ = [
     "COMPARE",
     "DB",
     "DB_ENV",
+    "DB_REQUIRED",
     "FAIL_ON_REGRESSION",
     "KEYWORD",
     "MARKEXPR",
@@ -116,7 +117,9 @@ class OptionSpec:
         return default
 
     def help_text(self, open_: str = "[", close: str = "]") -> str:
-        shown = "" if self.flag or self.required else self.shown_default()
+        if self.required:  # the CLI says [required] itself
+            return f"{self.help} {open_}or ${self.env}{close}" if self.env else self.help
+        shown = "" if self.flag else self.shown_default()
         return f"{self.help} {open_}default: {shown}{close}" if shown else self.help
 
 
@@ -128,6 +131,8 @@ DB = OptionSpec(
     "history database URL (sqlite:///x.db, postgresql://...)",
     env=DB_ENV,
 )
+#: Commands other than ``run`` need the database named: --db or $DASKBENCH_DB.
+DB_REQUIRED = DB.but(default=None, required=True)
 SCALE = OptionSpec("scale", str, "ci", "workload size", SCALES)
 CLUSTER = OptionSpec("cluster", str, "local", "local | scheduler address | package.module:callable")
 WORKERS = OptionSpec(
@@ -238,7 +243,9 @@ def click_options(*specs: OptionSpec, defaults: bool = False) -> Callable[[F], F
             if spec.flag:
                 kwargs.update(is_flag=True, default=False)
             else:
-                kwargs["default"] = spec.default if defaults else None
+                if defaults and spec.default is not None:
+                    # (An explicit default=None would satisfy ``required`` in click >= 8.3.)
+                    kwargs["default"] = spec.default
                 if spec.multiple:
                     kwargs["multiple"] = True
                     kwargs["default"] = ()

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from daskbench._options import (
-    DB,
+    DB_REQUIRED,
     FORMAT,
     KEYWORD,
     LABEL,
@@ -223,7 +223,7 @@ def list_(
 
 @cli.command()
 @click_options(
-    DB,
+    DB_REQUIRED,
     FORMAT.but(choices=("json", "csv"), default="json"),
     LABEL.but(default=None, help="only runs with this label"),
     defaults=True,
@@ -247,7 +247,7 @@ def db() -> None:
 
 
 @db.command()
-@click_options(DB, defaults=True)
+@click_options(DB_REQUIRED, defaults=True)
 def upgrade(db: str) -> int:
     """Create or migrate the database schema to the newest revision."""
     from daskbench.store import current_revision
@@ -280,7 +280,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"daskbench: error: {mask_text(str(exc))}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
-        click.echo("daskbench: interrupted (finished results are stored)", err=True)
+        # What was committed stays (results of finished benchmarks or rounds); a write of
+        # many rows (an import) is one transaction and so left out whole.
+        click.echo("daskbench: interrupted", err=True)
         code = ExitCode.INTERRUPTED
     sys.exit(int(code))
 

@@ -138,6 +138,7 @@ def test_bad_input_is_one_line_exit_2(
     tmp_path: Path, db: str, args: list[str], message: str
 ) -> None:
     filled = [a.format(db=db, missing=tmp_path / "missing.csv") for a in args]
+    assert run_cli("db", "upgrade", "--db", db, cwd=tmp_path).returncode == 0  # an empty history
     done = run_cli(*filled, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
@@ -155,8 +156,10 @@ def test_bad_csv_names_file_line_and_column_and_writes_nothing(tmp_path: Path, d
     assert done.stderr.strip() == (
         f"daskbench: error: {path}:3: column 'value': not a number: 'oops'"
     )
+    assert not (tmp_path / "history.db").exists()  # validated before the database is opened
     listed = run_cli("export", "--db", db, cwd=tmp_path)
-    assert json.loads(listed.stdout) == []
+    assert listed.returncode == 2
+    assert "no history database at" in listed.stderr
 
 
 def test_dashboard_command(tmp_path: Path, db: str) -> None:

@@ -30,6 +30,7 @@ from rich.progress import (
 from daskbench._options import (
     COMPARE,
     DB,
+    DB_REQUIRED,
     KEYWORD,
     MARKEXPR,
     OUT_DIR,
@@ -431,7 +432,7 @@ def ab(
 
 # -- compare --------------------------------------------------------------------------------------
 @click.command()
-@click_options(DB, defaults=True)
+@click_options(DB_REQUIRED, defaults=True)
 @click.option("--baseline", required=True, help="label of the baseline (A)")
 @click.option("--candidate", "candidates", multiple=True, required=True, help="label(s) of B")
 @click.option("--experiment", default=None, help="only runs of this ab experiment id")

@@ -15,7 +15,7 @@ import click
 
 from daskbench._options import (
     ALPHA,
-    DB,
+    DB_REQUIRED,
     FAIL_ON_REGRESSION,
     FORMAT,
     LABEL,
@@ -47,7 +47,9 @@ ONLY_LABEL = LABEL.but(default=None, help="only this label (lineage) [default: e
 
 
 @click.command(name="import")
-@click_options(DB, FORMAT.but(choices=("csv",), default="csv", help="input format"), defaults=True)
+@click_options(
+    DB_REQUIRED, FORMAT.but(choices=("csv",), default="csv", help="input format"), defaults=True
+)
 @click.option(
     "--skip-existing", is_flag=True, help="leave out runs already in the history (no error)"
 )
@@ -76,7 +78,7 @@ def import_(db: str, fmt: str, skip_existing: bool, file: Path) -> int:
 
 @click.command()
 @click_options(
-    DB,
+    DB_REQUIRED,
     ONLY_LABEL,
     METRICS.but(default=(), help="only this metric (repeatable) [default: every metric]"),
     RECENT,
@@ -131,7 +133,7 @@ def detect(
 
 
 @click.command()
-@click_options(DB, defaults=True)
+@click_options(DB_REQUIRED, defaults=True)
 @click.argument("test")
 @click.option("--metric", required=True, help="the metric whose change is expected")
 @click.option("--run", "run_id", required=True, help="the first bad run (as detect prints it)")
@@ -149,7 +151,7 @@ def ack(db: str, test: str, metric: str, run_id: str, reason: str, author: str |
 
 
 @click.command()
-@click_options(DB, defaults=True)
+@click_options(DB_REQUIRED, defaults=True)
 @click.option(
     "--out",
     required=True,
