@@ -215,7 +215,7 @@ def _run_rounds(
 
             def done(r: int, arm: Arm, code: int) -> None:
                 progress.advance(task)
-                if code != 0:
+                if code != ExitCode.OK:
                     why = experiment.last_error or "some benchmarks failed"
                     console.print(
                         f"[yellow]{arm.label}, round {r + 1}:[/] {escape(why)}", highlight=False
