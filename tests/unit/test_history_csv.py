@@ -85,6 +85,18 @@ ci-2,gpu,test_a,wall_time,3,2025-03-02 00:00:00
             "run_id,label,test,metric,value,timestamp\nr,a,t,m,1,2025-01-01\nr,b,t,m,1,2025-01-01\n",
             r":3: column 'label': run 'r' has label 'a' \(line 2\), got 'b'",
         ),
+        (
+            "test,metric,value,timestamp\nt,wall_time,1,2025-01-01\nt,wall_time,0,2025-01-02\n",
+            r":3: column 'value': wall_time must be > 0 \(it is compared as a ratio\), got 0",
+        ),
+        (
+            "test,metric,value,timestamp\nt,peak_memory,-5,2025-01-01\n",
+            r":2: column 'value': peak_memory must be > 0",
+        ),
+        (
+            "test,metric,value,timestamp\nt,spill_time,-1,2025-01-01\n",
+            r":2: column 'value': spill_time is in 's' and cannot be negative",
+        ),
         ("", r"history\.csv: empty file"),
         ("test,metric,value,timestamp\n", r"no data rows"),
     ],
@@ -94,6 +106,15 @@ def test_bad_files_name_file_line_and_column(tmp_path: Path, text: str, match: s
     with pytest.raises(ConfigError, match=match) as info:
         parse_csv(path)
     assert "\n" not in str(info.value)
+
+
+def test_zero_is_a_measurement_where_it_can_be(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "test,metric,value,timestamp\nt,spill_time,0,2025-01-01\nt,my_score,-3,2025-01-01\n",
+    )
+    (result,) = parse_csv(path).results
+    assert result.metrics == {"spill_time": 0.0, "my_score": -3.0}
 
 
 def test_missing_file(tmp_path: Path) -> None:
