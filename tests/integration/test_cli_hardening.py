@@ -45,6 +45,24 @@ def daskbench(
     )
 
 
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """``daskbench`` in this process (fast): for commands that start no cluster and no pytest."""
+    from daskbench.cli import main
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["daskbench", *args])
+        with pytest.raises(SystemExit) as info:
+            main(list(args))
+        captured = capsys.readouterr()
+        code = info.value.code
+        assert isinstance(code, int)
+        return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+    return run
+
+
 def one_line_error(proc: subprocess.CompletedProcess[str], code: ExitCode = ExitCode.USAGE) -> str:
     assert proc.returncode == code, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -80,9 +98,9 @@ READERS = [
 
 @pytest.mark.parametrize("command", READERS, ids=lambda c: c[0])
 def test_a_typo_in_the_database_path_is_an_error_not_a_new_database(
-    tmp_path: Path, command: list[str]
+    tmp_path: Path, command: list[str], cli
 ) -> None:
-    proc = daskbench(*command, "--db", "sqlite:///typo.db", cwd=tmp_path)
+    proc = cli(*command, "--db", "sqlite:///typo.db", cwd=tmp_path)
     line = one_line_error(proc)
     assert "no history database at" in line
     assert "typo.db" in line
@@ -91,25 +109,25 @@ def test_a_typo_in_the_database_path_is_an_error_not_a_new_database(
 
 @pytest.mark.parametrize("command", READERS, ids=lambda c: c[0])
 def test_reading_an_empty_database_changes_nothing(
-    db_url: str, tmp_path: Path, command: list[str]
+    db_url: str, tmp_path: Path, command: list[str], cli
 ) -> None:
     if db_url.startswith("sqlite"):
         parse_store_url(db_url).sqlite_path.write_bytes(b"")  # an empty SQLite file
-    line = one_line_error(daskbench(*command, "--db", db_url, cwd=tmp_path))
+    line = one_line_error(cli(*command, "--db", db_url, cwd=tmp_path))
     assert "holds no daskbench history" in line
     assert tables(db_url) == []
 
 
-def test_reading_an_older_revision_asks_for_db_upgrade(db_url: str, tmp_path: Path) -> None:
+def test_reading_an_older_revision_asks_for_db_upgrade(db_url: str, tmp_path: Path, cli) -> None:
     engine = create_engine(parse_store_url(db_url))
     try:
         ensure_schema(engine, parse_store_url(db_url), to=known_revisions()[0])
     finally:
         engine.dispose()
-    line = one_line_error(daskbench("detect", "--db", db_url, cwd=tmp_path))
+    line = one_line_error(cli("detect", "--db", db_url, cwd=tmp_path))
     assert "daskbench db upgrade" in line
     assert current_revision(db_url) == known_revisions()[0]
-    done = daskbench("db", "upgrade", "--db", db_url, cwd=tmp_path)
+    done = daskbench("db", "upgrade", "--db", db_url, cwd=tmp_path)  # the real CLI, once
     assert done.returncode == 0, done.stderr
     assert current_revision(db_url) == head_revision()
 
@@ -274,8 +292,10 @@ def test_an_import_killed_mid_way_leaves_nothing_and_can_be_redone(
     assert _counts(url) == (2500, expected, 0)
 
 
-def test_concurrent_imports_of_one_file_write_it_once_and_never_half(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/history.db"
+def test_concurrent_imports_of_one_file_write_it_once_and_never_half(
+    tmp_path: Path, db_url: str
+) -> None:
+    url = db_url
     open_store(url).close()
     expected = _csv_history(tmp_path / "big.csv", runs=1500)
     cmd = [sys.executable, "-m", "daskbench.cli", "import", "--db", url, str(tmp_path / "big.csv")]
@@ -296,11 +316,11 @@ def test_concurrent_imports_of_one_file_write_it_once_and_never_half(tmp_path: P
     assert _counts(url) == (1500, expected, 0)
 
 
-def test_import_refuses_impossible_values_with_the_line(tmp_path: Path) -> None:
+def test_import_refuses_impossible_values_with_the_line(tmp_path: Path, cli) -> None:
     db = f"sqlite:///{tmp_path}/history.db"
     rows = "test,metric,value,timestamp\ntest_a,wall_time,1.0,2025-01-01\n"
     (tmp_path / "h.csv").write_text(rows + "test_a,wall_time,0,2025-01-02\n")
-    line = one_line_error(daskbench("import", "--db", db, "h.csv", cwd=tmp_path))
+    line = one_line_error(cli("import", "--db", db, "h.csv", cwd=tmp_path))
     assert "h.csv:3: column 'value': wall_time must be > 0" in line
     assert not (tmp_path / "history.db").exists()
 
@@ -325,7 +345,7 @@ def test_import_refuses_impossible_values_with_the_line(tmp_path: Path) -> None:
     ],
 )
 def test_ab_validates_every_option_before_creating_anything(
-    tmp_path: Path, args: list[str], message: str
+    tmp_path: Path, args: list[str], message: str, cli
 ) -> None:
     (tmp_path / "a.yaml").write_text("name: a\n")
     bad_spec = args == ["--spec-memory-limit"]
@@ -335,16 +355,8 @@ def test_ab_validates_every_option_before_creating_anything(
     (tmp_path / "bench.py").write_text("def test_never(benchmark):\n    raise SystemExit(1)\n")
     (tmp_path / "taken").write_text("a file\n")
     extra = [] if bad_spec else args
-    proc = daskbench(
-        "ab",
-        "a.yaml",
-        "b.yaml",
-        "--bench",
-        "bench.py",
-        "--env-cache",
-        "envs",
-        *extra,
-        cwd=tmp_path,
+    proc = cli(
+        "ab", "a.yaml", "b.yaml", "--bench", "bench.py", "--env-cache", "envs", *extra, cwd=tmp_path
     )
     line = one_line_error(proc)
     assert message in line

@@ -48,7 +48,7 @@ from daskbench.ab._compare import ABComparison, Row, compare_labels
 from daskbench.ab._runner import Arm, Experiment
 from daskbench.ab._spec import EnvSpec, load_spec
 from daskbench.ab._venv import BuiltEnv, EnvBuilder
-from daskbench.errors import ConfigError, ExitCode
+from daskbench.errors import ConfigError, ExitCode, StoreError
 from daskbench.report._ab import ReportContext, terminal_tables, write_reports
 from daskbench.stats import Verdict
 
@@ -100,11 +100,17 @@ def _make_dir(path: Path) -> None:
 def _check_db_url(db: str) -> None:
     """A bad or unreachable URL fails now, before environments are built; creates nothing."""
     from daskbench.store import current_revision
+    from daskbench.store._migrate import head_revision, known_revisions
     from daskbench.store._url import parse_store_url
 
     if parse_store_url(db).kind == "memory":
         raise ConfigError("--db memory:// cannot be shared with benchmark processes; use SQLite")
-    current_revision(db)  # connects and reads; StoreError for a foreign or newer database
+    revision = current_revision(db)  # connects and reads; StoreError for a foreign database
+    if revision is not None and revision not in known_revisions():
+        raise StoreError(
+            f"--db {mask_url(db)} is at schema revision {revision!r}, unknown to this daskbench "
+            f"(newest known: {head_revision()!r}); it was probably written by a newer daskbench"
+        )
 
 
 def _child_options(
