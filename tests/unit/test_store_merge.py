@@ -145,6 +145,7 @@ def test_duplicates_inside_one_batch() -> None:
     batch = make_batch(n=1)
     twice = Batch(batch.runs * 2, batch.results * 2, batch.acks * 2)
     todo, counts = plan_merge(twice, Batch())
+    assert len(todo.results) == 4
     assert (counts.runs, counts.results, counts.acks) == (1, 4, 1)
     clash = dataclasses.replace(batch.results[0], outcome=Outcome.FAILED, measurements=())
     with pytest.raises(StoreError, match="holds result test_a repeat 0 twice"):
@@ -330,7 +331,7 @@ def test_shards_that_disagree_write_nothing(tmp_path: Path) -> None:
             )
         )
     target = f"sqlite:///{tmp_path / 't.db'}"
-    with pytest.raises(StoreError, match="run 'x1': the run differs .*scale: 'large' != 'ci'"):
+    with pytest.raises(StoreError, match=r"run 'x1': the run differs .*scale: 'large' != 'ci'"):
         merge_shards([a, b], target)
     with open_store(target) as store:
         assert store.runs() == []
