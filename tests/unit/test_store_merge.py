@@ -13,12 +13,8 @@ import sqlalchemy as sa
 from daskbench.errors import ConfigError, StoreError
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
 from daskbench.store import Ack, Store, current_revision, head_revision, open_store
-from daskbench.store._engine import create_engine
 from daskbench.store._merge import Batch, MergeCounts, plan_merge
-from daskbench.store._migrate import ensure_schema
-from daskbench.store._schema import UTCDateTime
 from daskbench.store._shard import merge_shards, read_shard
-from daskbench.store._url import parse_store_url
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -202,56 +198,30 @@ def test_prune_with_an_unknown_keep_label_removes_nothing(store: Store) -> None:
 # -- sources: read-only, any revision ---------------------------------------------------------
 
 
-def write_revision_0001(url: str) -> None:
-    """A database as daskbench's first release wrote it (no acks table)."""
-    parsed = parse_store_url(url)
-    engine = create_engine(parsed)
-    try:
-        assert ensure_schema(engine, parsed, to="0001") == "0001"
-        runs_t = sa.table(
-            "runs",
-            *(sa.column(c) for c in ("id", "label", "scale", "command")),
-            sa.column("started_at", UTCDateTime()),
-            sa.column("finished_at", UTCDateTime()),
-            sa.column("environment", sa.JSON()),
+def old_batch() -> Batch:
+    runs = tuple(
+        Run(
+            f"old{i}", "old", T0 + timedelta(days=i), environment=Environment(git_commit=f"{i:07x}")
         )
-        results_t = sa.table(
-            "results",
-            *(sa.column(c) for c in ("id", "run_id", "test", "path", "repeat", "outcome")),
-            sa.column("started_at", UTCDateTime()),
-            sa.column("finished_at", UTCDateTime()),
-        )
-        measurements_t = sa.table(
-            "measurements", *(sa.column(c) for c in ("result_id", "metric", "value", "unit"))
-        )
-        with engine.begin() as conn:
-            conn.execute(
-                sa.insert(runs_t),
-                [{"id": f"old{i}", "label": "old", "scale": "ci", "command": "",
-                  "started_at": T0 + timedelta(days=i), "finished_at": None,
-                  "environment": {"git_commit": f"{i:07x}"}} for i in range(2)],
-            )  # fmt: skip
-            conn.execute(
-                sa.insert(results_t),
-                [{"id": 10 + i, "run_id": f"old{i}", "test": "test_a", "path": "", "repeat": 0,
-                  "outcome": "passed", "started_at": T0, "finished_at": T0} for i in range(2)],
-            )  # fmt: skip
-            conn.execute(
-                sa.insert(measurements_t),
-                [{"result_id": 10 + i, "metric": "wall_time", "value": 2.5 + i, "unit": "s"}
-                 for i in range(2)],
-            )  # fmt: skip
-    finally:
-        engine.dispose()
+        for i in range(2)
+    )
+    results = tuple(
+        Result(f"old{i}", "test_a", 0, Outcome.PASSED, T0, T0,
+               (Measurement("wall_time", 2.5 + i, "s"),))
+        for i in range(2)
+    )  # fmt: skip
+    return Batch(runs, results)
 
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_an_old_revision_is_read_as_it_is_and_never_migrated(tmp_path: Path) -> None:
+def test_an_old_revision_is_read_as_it_is_and_never_migrated(
+    tmp_path: Path, write_revision_0001
+) -> None:
     source = tmp_path / "old.db"
-    write_revision_0001(f"sqlite:///{source}")
+    write_revision_0001(f"sqlite:///{source}", old_batch())
     digest = sha(source)
     shard = read_shard(f"sqlite:///{source}")
     assert shard.revision == "0001"
@@ -265,8 +235,10 @@ def test_an_old_revision_is_read_as_it_is_and_never_migrated(tmp_path: Path) -> 
     assert current_revision(target) == head_revision()
 
 
-def test_a_postgres_source_at_an_old_revision(postgres_url: str, tmp_path: Path) -> None:
-    write_revision_0001(postgres_url)
+def test_a_postgres_source_at_an_old_revision(
+    postgres_url: str, tmp_path: Path, write_revision_0001
+) -> None:
+    write_revision_0001(postgres_url, old_batch())
     target = f"sqlite:///{tmp_path / 'all.db'}"
     (merged,) = merge_shards([postgres_url], target)
     assert merged.counts.runs == 2
