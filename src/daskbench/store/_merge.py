@@ -37,9 +37,9 @@ new rows, and two shards that disagree about one run are an error naming it::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from daskbench.errors import ConfigError, StoreError
 from daskbench.models import Result, Run
@@ -49,6 +49,7 @@ __all__ = ["Batch", "MergeCounts", "ack_key", "plan_merge", "result_key"]
 
 ResultKey = tuple[str, str, int]
 AckKey = tuple[str, str, str, str]
+T = TypeVar("T", Run, Result, Ack)
 
 
 @dataclass(frozen=True)
@@ -161,22 +162,58 @@ def _conflict(run_id: str, what: str, detail: str, source: str, target: str) -> 
     )
 
 
-def _dedupe(items: Iterable[Any], key: Any, canonical: Any, what: Any, source: str) -> list[Any]:
-    """Items by key, first occurrence kept; an equal duplicate is dropped, a different one
-    is a conflict inside the source itself."""
-    seen: dict[Any, Any] = {}
+@dataclass(frozen=True)
+class _Kind(Generic[T]):
+    """How rows of one table are identified, compared and named in messages."""
+
+    key: Callable[[T], tuple[Any, ...]]
+    canonical: Callable[[T], T]
+    what: Callable[[T], str]
+
+    @staticmethod
+    def run_of(row: Any) -> str:
+        return str(row.id if isinstance(row, Run) else row.run_id)
+
+
+_RUNS: _Kind[Run] = _Kind(lambda r: (r.id,), _canonical_run, lambda r: "the run")
+_RESULTS: _Kind[Result] = _Kind(
+    result_key, _canonical_result, lambda r: f"result {r.test} repeat {r.repeat}"
+)
+_ACKS: _Kind[Ack] = _Kind(ack_key, _canonical_ack, lambda a: f"the ack of {a.test} {a.metric}")
+
+
+def _dedupe(kind: _Kind[T], items: Iterable[T], source: str) -> list[T]:
+    """Canonical items, first occurrence kept; an equal duplicate is dropped, a different
+    one is a conflict inside the source itself."""
+    seen: dict[tuple[Any, ...], T] = {}
     for item in items:
-        k = key(item)
-        canon = canonical(item)
-        if k in seen:
-            if seen[k] != canon:
+        key, canon = kind.key(item), kind.canonical(item)
+        if key in seen:
+            if seen[key] != canon:
                 raise StoreError(
-                    f"run {k[0]!r}: {source} holds {what(item)} twice with different data "
-                    f"({_first_difference(seen[k], canon)}); nothing merged"
+                    f"run {kind.run_of(item)!r}: {source} holds {kind.what(item)} twice with "
+                    f"different data ({_first_difference(seen[key], canon)}); nothing merged"
                 )
             continue
-        seen[k] = canon
+        seen[key] = canon
     return list(seen.values())
+
+
+def _new_rows(
+    kind: _Kind[T], items: Iterable[T], existing: Iterable[T], source: str, target: str
+) -> tuple[list[T], int]:
+    """The rows of ``items`` not in ``existing`` and how many were there already."""
+    rows = _dedupe(kind, items, source)
+    old = {kind.key(r): kind.canonical(r) for r in existing}
+    new: list[T] = []
+    for row in rows:
+        prior = old.get(kind.key(row))
+        if prior is None:
+            new.append(row)
+        elif prior != row:
+            detail = _first_difference(row, prior)
+            raise _conflict(kind.run_of(row), kind.what(row), detail, source, target)
+    return new, len(rows) - len(new)
 
 
 def plan_merge(
@@ -188,66 +225,25 @@ def plan_merge(
     StoreError naming the run on any conflict; ConfigError when a result or ack belongs to
     no run of the batch or of the target.
     """
-    runs = _dedupe(batch.runs, lambda r: (r.id,), _canonical_run, lambda r: "the run", source)
-    results = _dedupe(
-        batch.results,
-        result_key,
-        _canonical_result,
-        lambda r: f"result {r.test} repeat {r.repeat}",
-        source,
-    )
-    acks = _dedupe(
-        batch.acks,
-        ack_key,
-        _canonical_ack,
-        lambda a: f"the ack of {a.test} {a.metric}",
-        source,
-    )
-    old_runs = {r.id: _canonical_run(r) for r in existing.runs}
-    old_results = {result_key(r): _canonical_result(r) for r in existing.results}
-    old_acks = {ack_key(a): _canonical_ack(a) for a in existing.acks}
-    known_runs = {r.id for r in runs} | old_runs.keys()
-    for row in (*results, *acks):
+    known_runs = {r.id for r in (*batch.runs, *existing.runs)}
+    rows: list[Result | Ack] = [*batch.results, *batch.acks]
+    for row in rows:
         if row.run_id not in known_runs:
             raise ConfigError(
                 f"{source}: {type(row).__name__.lower()} of {row.test} belongs to run "
                 f"{row.run_id!r}, which is not in it"
             )
-
-    new_runs: list[Run] = []
-    for run in runs:
-        old = old_runs.get(run.id)
-        if old is None:
-            new_runs.append(run)
-        elif old != run:
-            raise _conflict(run.id, "the run", _first_difference(run, old), source, target)
-    new_results: list[Result] = []
-    for result in results:
-        old_result = old_results.get(result_key(result))
-        if old_result is None:
-            new_results.append(result)
-        elif old_result != result:
-            what = f"result {result.test} repeat {result.repeat}"
-            detail = _first_difference(result, old_result)
-            raise _conflict(result.run_id, what, detail, source, target)
-    new_acks: list[Ack] = []
-    for ack in acks:
-        old_ack = old_acks.get(ack_key(ack))
-        if old_ack is None:
-            new_acks.append(ack)
-        elif old_ack != ack:
-            what = f"the ack of {ack.test} {ack.metric}"
-            detail = _first_difference(ack, old_ack)
-            raise _conflict(ack.run_id, what, detail, source, target)
-
-    todo = Batch(tuple(new_runs), tuple(new_results), tuple(new_acks))
+    runs, runs_present = _new_rows(_RUNS, batch.runs, existing.runs, source, target)
+    results, results_present = _new_rows(_RESULTS, batch.results, existing.results, source, target)
+    acks, acks_present = _new_rows(_ACKS, batch.acks, existing.acks, source, target)
+    todo = Batch(tuple(runs), tuple(results), tuple(acks))
     counts = MergeCounts(
-        runs=len(new_runs),
-        results=len(new_results),
+        runs=len(runs),
+        results=len(results),
         measurements=todo.measurements,
-        acks=len(new_acks),
-        runs_present=len(runs) - len(new_runs),
-        results_present=len(results) - len(new_results),
-        acks_present=len(acks) - len(new_acks),
+        acks=len(acks),
+        runs_present=runs_present,
+        results_present=results_present,
+        acks_present=acks_present,
     )
     return todo, counts

@@ -14,14 +14,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from daskbench.errors import ConfigError, StoreError
-from daskbench.models import Environment, Measurement, Result, Run
-from daskbench.store._base import Ack
+from daskbench.models import Measurement
 from daskbench.store._engine import (
     BUSY_TIMEOUT_S,
     _sqlite_begin,
@@ -32,6 +32,7 @@ from daskbench.store._engine import (
 from daskbench.store._merge import Batch, MergeCounts, plan_merge
 from daskbench.store._migrate import head_revision, known_revisions, read_revision
 from daskbench.store._schema import acks, measurements, results, runs
+from daskbench.store._sql import _ack_from_row, _result_from_row, _run_from_row
 from daskbench.store._url import ParsedURL, parse_store_url
 
 __all__ = ["MergedShard", "Shard", "merge_shards", "read_shard"]
@@ -159,58 +160,35 @@ def _columns(conn: Connection, table: sa.Table) -> list[sa.Column[object]] | Non
     return [c for c in table.columns if c.name in present]
 
 
-def _select(conn: Connection, table: sa.Table) -> list[sa.RowMapping]:
+# Values of columns an older revision may lack (none so far: every revision has these).
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "runs": {"finished_at": None, "scale": "ci", "command": "", "environment": {}},
+    "results": {"error": None, "path": ""},
+    "measurements": {"unit": ""},
+    "acks": {"author": ""},
+}
+
+
+def _select(conn: Connection, table: sa.Table) -> list[dict[str, Any]]:
+    """Every row of ``table`` as a dict, columns the source lacks at their defaults."""
     columns = _columns(conn, table)
     if columns is None:
         return []
     query = sa.select(*columns)
     if "id" in table.c and table.c.id in columns:
         query = query.order_by(table.c.id)
-    return list(conn.execute(query).mappings())
+    defaults = _DEFAULTS.get(table.name, {})
+    return [{**defaults, **row} for row in conn.execute(query).mappings()]
 
 
 def _read_all(conn: Connection) -> Batch:
-    run_rows = _select(conn, runs)
     by_result: dict[int, list[Measurement]] = {}
     for row in _select(conn, measurements):
         by_result.setdefault(row["result_id"], []).append(
-            Measurement(row["metric"], row["value"], row.get("unit", ""))
+            Measurement(row["metric"], row["value"], row["unit"])
         )
-    built_runs = tuple(
-        Run(
-            id=r["id"],
-            label=r["label"],
-            started_at=r["started_at"],
-            finished_at=r.get("finished_at"),
-            scale=r.get("scale", "ci"),
-            command=r.get("command", ""),
-            environment=Environment.from_dict(r.get("environment") or {}),
-        )
-        for r in run_rows
+    return Batch(
+        tuple(_run_from_row(r) for r in _select(conn, runs)),
+        tuple(_result_from_row(r, by_result.get(r["id"], [])) for r in _select(conn, results)),
+        tuple(_ack_from_row(a) for a in _select(conn, acks)),
     )
-    built_results = tuple(
-        Result(
-            run_id=r["run_id"],
-            test=r["test"],
-            repeat=r["repeat"],
-            outcome=r["outcome"],
-            started_at=r["started_at"],
-            finished_at=r["finished_at"],
-            measurements=tuple(sorted(by_result.get(r["id"], []), key=lambda m: m.metric)),
-            error=r.get("error"),
-            path=r.get("path", ""),
-        )
-        for r in _select(conn, results)
-    )
-    built_acks = tuple(
-        Ack(
-            run_id=a["run_id"],
-            test=a["test"],
-            metric=a["metric"],
-            reason=a["reason"],
-            created_at=a["created_at"],
-            author=a.get("author", ""),
-        )
-        for a in _select(conn, acks)
-    )
-    return Batch(built_runs, built_results, built_acks)
