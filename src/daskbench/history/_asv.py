@@ -38,7 +38,7 @@ from typing import Any
 
 from daskbench.errors import ConfigError
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
-from daskbench.store._merge import Batch
+from daskbench.store import Batch
 
 from ._imported import finite, get, load_json, need
 

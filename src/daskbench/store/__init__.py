@@ -11,6 +11,9 @@ URL forms: ``memory://`` (a fresh in-memory store per call), ``sqlite:///history
 (relative to the current directory; a bare ``history.db`` works too),
 ``postgresql://user:pw@host/db`` (psycopg 3; ``pip install 'daskbench[postgres]'``).
 Opening a database creates its schema or migrates it to the newest revision.
+
+Whole runs move between histories as a :class:`Batch` (``Store.merge``: ``daskbench db
+merge`` and the importers); ``Store.prune`` removes old runs (``daskbench db prune``).
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from __future__ import annotations
 from daskbench.store._base import Ack, Store
 from daskbench.store._engine import create_engine, db_errors
 from daskbench.store._memory import MemoryStore
+from daskbench.store._merge import Batch, MergeCounts
 from daskbench.store._migrate import head_revision, read_revision
+from daskbench.store._prune import PrunePlan
 from daskbench.store._sql import SqlStore
 from daskbench.store._url import parse_store_url
 
 __all__ = [
     "Ack",
+    "Batch",
     "MemoryStore",
+    "MergeCounts",
+    "PrunePlan",
     "Store",
     "current_revision",
     "head_revision",
