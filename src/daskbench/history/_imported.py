@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from daskbench.errors import ConfigError
-from daskbench.store import Store
-from daskbench.store._merge import Batch, MergeCounts
+from daskbench.store import Batch, MergeCounts, Store
 
 __all__ = ["FORMATS", "import_foreign", "load_json", "need", "parse_foreign"]
 
