@@ -115,3 +115,30 @@ def test_a_failing_worker_probe_is_recorded_not_raised() -> None:
     found = cluster_fingerprint(Client())
     assert found["workers.machine_error"] == "OSError: worker gone"
     assert found["workers.packages.dask"] == "2026.8.0"
+
+
+def test_detect_names_a_worker_side_change_in_the_culprit_range() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from daskbench.history import detect, load_history, to_text
+    from daskbench.models import Measurement, Outcome, Result, Run
+    from daskbench.store import MemoryStore
+
+    store = MemoryStore()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(20):
+        at = t0 + timedelta(days=i)
+        # The client stays the same; only the workers' numpy changes at run 14.
+        cluster = {"workers": 4, "workers.packages.numpy": "2.4.6" if i < 14 else "2.5.0"}
+        env = Environment(packages={"dask": "2026.8.0"}, cluster=cluster)
+        store.add_run(Run(f"r{i:02d}", "nightly", at, environment=env))
+        wall = (1.0 if i < 14 else 1.3) * (1 + 0.01 * (i % 3))
+        store.add_result(Result(f"r{i:02d}", "test_a", 0, Outcome.PASSED, at, at,
+                                (Measurement("wall_time", wall, "s"),)))  # fmt: skip
+    history = load_history(store)
+    (change,) = detect(history).failing
+    assert change.first_bad_run == "r14"
+    assert change.diff == {"cluster.workers.packages.numpy": ("2.4.6", "2.5.0")}
+    assert "changed: cluster.workers.packages.numpy: 2.4.6 -> 2.5.0" in to_text(
+        detect(history), history
+    )
