@@ -272,6 +272,8 @@ def test_bad_sources_are_one_line_errors(tmp_path: Path) -> None:
         merge_shards([good, good], target)
     with pytest.raises(ConfigError, match="must be a database"):
         merge_shards(["memory://"], target)
+    with pytest.raises(ConfigError, match="would be lost"):
+        merge_shards([good], "memory://")
     foreign = tmp_path / "foreign.db"
     engine = sa.create_engine(f"sqlite:///{foreign}")
     with engine.begin() as conn:

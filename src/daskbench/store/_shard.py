@@ -69,6 +69,8 @@ def merge_shards(sources: Sequence[str], into: str, *, dry_run: bool = False) ->
     if not sources:
         raise ConfigError("db merge: give at least one source database")
     target = parse_store_url(into)
+    if target.kind == "memory":
+        raise ConfigError("db merge: --into memory:// would be lost at exit; give a database")
     seen: dict[str, str] = {}
     for url in sources:
         parsed = parse_store_url(url)
