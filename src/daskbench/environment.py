@@ -271,19 +271,26 @@ def cluster_fingerprint(client: Any) -> dict[str, Any]:
 
     Asks ``client.get_versions`` (the tracked packages on every process) and runs
     :func:`machine_info` on every worker (which therefore needs daskbench installed, as the
-    shipped suite does anyway); a failure of the latter is recorded, not raised.
+    shipped suite does anyway). Failures are recorded in the result, never raised.
     """
-    versions = client.get_versions(check=False, packages=list(TRACKED_PACKAGES))
+    try:
+        versions = client.get_versions(check=False, packages=list(TRACKED_PACKAGES))
+        workers_info = client.scheduler_info(n_workers=-1).get("workers", {})
+    except Exception as exc:  # the fingerprint must never stop a run
+        return {"fingerprint_error": _error_text(exc)}
     try:
         machines = client.run(machine_info)
         error = None
-    except Exception as exc:  # the fingerprint must never stop a run
-        machines, error = {}, f"{type(exc).__name__}: {exc}"[:200]
-    workers_info = client.scheduler_info(n_workers=-1).get("workers", {})
+    except Exception as exc:
+        machines, error = {}, _error_text(exc)
     out = summarize_cluster(versions, machines, workers_info)
     if error is not None:
         out["workers.machine_error"] = error
     return out
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def collect_environment(

@@ -116,6 +116,14 @@ def test_a_failing_worker_probe_is_recorded_not_raised() -> None:
     assert found["workers.machine_error"] == "OSError: worker gone"
     assert found["workers.packages.dask"] == "2026.8.0"
 
+    class Gone(Client):
+        def get_versions(self, check: bool, packages: list[str]) -> dict:
+            raise TimeoutError("scheduler unreachable")
+
+    assert cluster_fingerprint(Gone()) == {
+        "fingerprint_error": "TimeoutError: scheduler unreachable"
+    }
+
 
 def test_detect_names_a_worker_side_change_in_the_culprit_range() -> None:
     from datetime import UTC, datetime, timedelta
