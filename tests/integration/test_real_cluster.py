@@ -107,11 +107,13 @@ def dask_cluster(
             "scheduler",
         )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT
-        while not sched_file.exists():
+        address = None
+        while address is None:  # the file can exist before it is completely written
             assert procs[0].poll() is None, (logs / "scheduler.log").read_text()
             assert time.monotonic() < deadline, "the scheduler did not start"
             time.sleep(0.2)
-        address = json.loads(sched_file.read_text())["address"]
+            with suppress(OSError, ValueError, KeyError):
+                address = json.loads(sched_file.read_text())["address"]
         for i, path in enumerate(worker_paths):
             env = None
             if path is not None:
