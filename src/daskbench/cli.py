@@ -90,11 +90,14 @@ _LAZY_COMMANDS = {
     "ack": "daskbench.history._cli:ack",
     "dashboard": "daskbench.history._cli:dashboard",
 }
+_LAZY_DB_COMMANDS = {"merge": "daskbench.store._cli:merge", "prune": "daskbench.store._cli:prune"}
 
 
 class _LazyGroup(click.Group):
+    lazy_commands = _LAZY_COMMANDS
+
     def _lazy(self, name: str) -> click.Command | None:
-        target = _LAZY_COMMANDS.get(name)
+        target = self.lazy_commands.get(name)
         if target is None:
             return None
         module_name, _, attr = target.partition(":")
@@ -109,7 +112,7 @@ class _LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
-        names |= {n for n in _LAZY_COMMANDS if self._lazy(n) is not None}
+        names |= {n for n in self.lazy_commands if self._lazy(n) is not None}
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -241,7 +244,11 @@ def export(db: str, fmt: str, label: str | None, run_id: str | None) -> int:
     return ExitCode.OK
 
 
-@cli.group()
+class _LazyDbGroup(_LazyGroup):
+    lazy_commands = _LAZY_DB_COMMANDS
+
+
+@cli.group(cls=_LazyDbGroup)
 def db() -> None:
     """Manage the history database."""
 

@@ -11,6 +11,24 @@ keys (``coiled.token``, from ``DASK_COILED__TOKEN``) and passwords in URLs are m
     >>> env = collect_environment()
     >>> "dask" in env.packages
     True
+
+On a remote cluster the versions that matter are the workers': :func:`cluster_fingerprint`
+asks the scheduler and every worker (``Client.get_versions``, plus each worker's CPU model,
+memory and CPU count) and summarises them under dotted keys of ``Environment.cluster``::
+
+    hosts                      distinct worker hosts
+    scheduler.python           3.11.7
+    scheduler.packages.dask    2026.8.0
+    workers.python             3.11.7            (every worker agrees)
+    workers.packages.numpy     2.4.6 ×3, 2.3.0 ×1  (they don't: version ×count)
+    workers.cpu_model          AMD EPYC
+    workers.cpu_count          8
+    workers.memory_total       33554432000
+    version_mismatches         ["numpy: client 2.4.6; workers 2.4.6 ×3, 2.3.0 ×1"]
+
+Flat keys make ``Environment.diff`` name exactly what changed between two runs
+(``cluster.workers.packages.dask: 2026.8.0 -> 2026.9.0``). :func:`version_mismatches` is
+pure: versions in, warning lines out; the caller prints them.
 """
 
 from __future__ import annotations
@@ -19,6 +37,7 @@ import os
 import platform
 import socket
 import subprocess
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -29,10 +48,14 @@ from daskbench.models import Environment
 
 __all__ = [
     "TRACKED_PACKAGES",
+    "cluster_fingerprint",
     "collect_environment",
     "internal_dask_config",
+    "machine_info",
     "non_default_dask_config",
     "set_internal_dask_config",
+    "summarize_cluster",
+    "version_mismatches",
 ]
 
 # key -> value of every dask setting daskbench itself made in this process.
@@ -86,6 +109,15 @@ def _memory_total() -> int:
     import psutil
 
     return int(psutil.virtual_memory().total)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, CPU count and total memory of this machine (run on each worker)."""
+    return {
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count() or 0,
+        "memory_total": _memory_total(),
+    }
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -165,13 +197,153 @@ def _git_state(paths: Iterable[str | Path]) -> tuple[str | None, bool | None]:
     return None, None
 
 
+# -- the cluster: scheduler and workers ---------------------------------------------------------
+
+# What distributed compares on the scheduler (its other packages need not be installed there).
+_SCHEDULER_RELEVANT = frozenset(
+    {"python", "dask", "distributed", "tornado", "toolz", "cloudpickle", "lz4"}
+)
+_MISSING = "missing"
+
+
+def _python(version: Any) -> str | None:
+    """``3.11.7.final.0`` (as get_versions reports it) -> ``3.11.7``."""
+    if not version:
+        return None
+    return ".".join(str(version).split(".")[:3])
+
+
+def _summary(values: Iterable[Any]) -> Any:
+    """One value when all agree, else ``"a ×3, b ×1"`` (most common first)."""
+    counts = Counter(values)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(
+        f"{v} ×{n}" for v, n in sorted(counts.items(), key=lambda i: (-i[1], str(i[0])))
+    )
+
+
+def _packages_of(process: Mapping[str, Any] | None) -> dict[str, Any]:
+    packages = dict((process or {}).get("packages") or {})
+    packages["python"] = _python(packages.get("python"))
+    return packages
+
+
+def version_mismatches(versions: Mapping[str, Any]) -> list[str]:
+    """Warning lines for packages whose versions differ between client, scheduler, workers.
+
+    ``versions`` is what ``Client.get_versions(check=False)`` returns. A package missing
+    everywhere is fine; missing on some processes only is a mismatch. The scheduler is only
+    compared on what it runs (python, dask, distributed and their core dependencies), like
+    distributed's own check.
+
+    >>> same = {"packages": {"python": "3.11.7.final.0", "dask": "2026.8.0"}}
+    >>> newer = {"packages": {"python": "3.11.7.final.0", "dask": "2026.9.0"}}
+    >>> version_mismatches({"client": same, "scheduler": same, "workers": {"w1": newer}})
+    ['dask: client 2026.8.0; scheduler 2026.8.0; workers 2026.9.0']
+    """
+    client = _packages_of(versions.get("client"))
+    scheduler = _packages_of(versions.get("scheduler"))
+    workers = [_packages_of(w) for w in (versions.get("workers") or {}).values()]
+    names = set(client) | set(scheduler) | {n for w in workers for n in w}
+    lines = []
+    for name in sorted(names, key=lambda n: (n != "python", n)):
+        seen: dict[str, Any] = {"client": client.get(name) or _MISSING}
+        if name in _SCHEDULER_RELEVANT:
+            seen["scheduler"] = scheduler.get(name) or _MISSING
+        if workers:
+            seen["workers"] = _summary(w.get(name) or _MISSING for w in workers)
+        distinct = {client.get(name) or _MISSING}
+        distinct |= {w.get(name) or _MISSING for w in workers}
+        if name in _SCHEDULER_RELEVANT:
+            distinct.add(scheduler.get(name) or _MISSING)
+        if len(distinct) > 1:
+            lines.append(f"{name}: " + "; ".join(f"{who} {v}" for who, v in seen.items()))
+    return lines
+
+
+def summarize_cluster(
+    versions: Mapping[str, Any],
+    machines: Mapping[str, Mapping[str, Any]],
+    workers_info: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The cluster fingerprint from ``get_versions``, per-worker :func:`machine_info` and the
+    scheduler's worker table (``scheduler_info()["workers"]``). Pure."""
+    out: dict[str, Any] = {}
+    if workers_info:
+        out["hosts"] = len({w.get("host") for w in workers_info.values()})
+    scheduler = versions.get("scheduler") or {}
+    if scheduler:
+        packages = _packages_of(scheduler)
+        out["scheduler.python"] = packages.pop("python")
+        out["scheduler.platform"] = _platform_of(scheduler)
+        for name, version in sorted(packages.items()):
+            if version:
+                out[f"scheduler.packages.{name}"] = version
+    workers = list((versions.get("workers") or {}).values())
+    if workers:
+        per_worker = [_packages_of(w) for w in workers]
+        out["workers.python"] = _summary(p.pop("python") for p in per_worker)
+        out["workers.platform"] = _summary(_platform_of(w) for w in workers)
+        for name in sorted({n for p in per_worker for n in p}):
+            found = [p.get(name) or _MISSING for p in per_worker]
+            if any(v != _MISSING for v in found):
+                out[f"workers.packages.{name}"] = _summary(found)
+    for key in ("cpu_model", "cpu_count", "memory_total"):
+        values = [m[key] for m in machines.values() if m.get(key) is not None]
+        if values:
+            out[f"workers.{key}"] = _summary(values)
+    out["version_mismatches"] = version_mismatches(versions)
+    return out
+
+
+def _platform_of(process: Mapping[str, Any]) -> str:
+    host = process.get("host") or {}
+    parts = (host.get("OS"), host.get("OS-release"), host.get("machine"))
+    return " ".join(str(p) for p in parts if p)
+
+
+def cluster_fingerprint(client: Any) -> dict[str, Any]:
+    """Versions and shape of the scheduler and workers ``client`` is connected to.
+
+    Asks ``client.get_versions`` (the tracked packages on every process) and runs
+    :func:`machine_info` on every worker (which therefore needs daskbench installed, as the
+    shipped suite does anyway). Failures are recorded in the result, never raised.
+    """
+    try:
+        versions = client.get_versions(check=False, packages=list(TRACKED_PACKAGES))
+        workers_info = client.scheduler_info(n_workers=-1).get("workers", {})
+    except Exception as exc:  # the fingerprint must never stop a run
+        return {"fingerprint_error": _error_text(exc)}
+    try:
+        machines = client.run(machine_info)
+        error = None
+    except Exception as exc:
+        machines, error = {}, _error_text(exc)
+    out = summarize_cluster(versions, machines, workers_info)
+    if error is not None:
+        out["workers.machine_error"] = error
+    return out
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:200]
+
+
 def collect_environment(
     *,
     cluster: Mapping[str, Any] | None = None,
     bench_paths: Iterable[str | Path] = (),
     extra: Mapping[str, Any] | None = None,
+    client: Any = None,
 ) -> Environment:
-    """Fingerprint this process's environment; ``cluster`` comes from ClusterHandle.describe."""
+    """Fingerprint this process's environment; ``cluster`` comes from ClusterHandle.describe.
+
+    With a connected ``client``, the scheduler's and workers' side too
+    (:func:`cluster_fingerprint`), merged into ``cluster``.
+    """
+    if client is not None:
+        cluster = {**(cluster or {}), **cluster_fingerprint(client)}
     commit, dirty = _git_state(bench_paths)
     return Environment(
         python_version=platform.python_version(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,6 +173,7 @@ class Session:
             cluster = self._cluster.describe() if self._cluster is not None else {}
             env = collect_environment(
                 cluster=cluster,
+                client=self._cluster.client if self._cluster is not None else None,
                 bench_paths=self.options.bench_paths or (Path.cwd(),),
                 extra={
                     "data_dir": self.options.data_dir,
@@ -189,6 +191,8 @@ class Session:
             )
             self.open_store().add_run(run)
             self._run = run
+            for line in env.cluster.get("version_mismatches", ()):
+                print(f"daskbench: warning: version mismatch: {line}", file=sys.stderr)
         return self._run
 
     # -- results -------------------------------------------------------------------------

@@ -407,7 +407,7 @@ def test_test_page_draws_charts_and_hover(browser: DevTools, server: str) -> Non
     metrics = browser.evaluate(
         "Array.from(document.querySelectorAll('.chart')).map(c => c.dataset.metric)"
     )
-    assert metrics == ["peak_memory", "wall_time"]
+    assert metrics == ["wall_time", "peak_memory"]  # wall time first, then memory
     ink = browser.evaluate(CANVAS_INK)
     assert len(ink) == 2
     assert min(ink) > 1000, ink  # lines, points, markers: not an empty canvas
@@ -420,11 +420,11 @@ def test_test_page_draws_charts_and_hover(browser: DevTools, server: str) -> Non
 
     # Hover over the right edge of the wall_time chart: the tooltip names the run and commit.
     box = browser.evaluate(
-        "(() => { const r = document.querySelectorAll('.chart .u-over')[1]"
+        "(() => { const r = document.querySelectorAll('.chart .u-over')[0]"
         ".getBoundingClientRect(); return [r.right - 2, r.top + r.height / 2]; })()"
     )
     browser.call("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
-    tip = browser.evaluate("document.querySelectorAll('.chart .tip')[1].innerText")
+    tip = browser.evaluate("document.querySelectorAll('.chart .tip')[0].innerText")
     assert "nightly-059" in tip
     assert "commit: 0059cafenigh" in tip  # 12 characters of the commit
     assert "dask 2025.3.0" in tip

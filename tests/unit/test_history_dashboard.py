@@ -160,3 +160,47 @@ def test_a_metric_rising_from_zero(tmp_path: Path) -> None:
     build_dashboard(store, tmp_path / "site", recent=15)
     payload = load_js(tmp_path / "site" / "data" / "tests" / "test_a.js")
     assert payload["labels"]["nightly"]["metrics"]["spill_time"]["changes"][0]["pct"] is None
+
+
+def test_charts_open_on_wall_time_then_memory(tmp_path: Path) -> None:
+    store = MemoryStore()
+    store.add_run(Run("r0", "nightly", T0))
+    names = ("n_tasks", "avg_memory", "compute_time", "peak_memory", "wall_time", "rows_per_s")
+    ms = tuple(Measurement(name, 1.0, "") for name in names)
+    store.add_result(Result("r0", "test_a", 0, Outcome.PASSED, T0, T0, ms))
+    build_dashboard(store, tmp_path / "site")
+    lineage = load_js(tmp_path / "site" / "data" / "tests" / "test_a.js")["labels"]["nightly"]
+    assert lineage["order"] == [
+        "wall_time", "peak_memory", "avg_memory", "compute_time", "n_tasks", "rows_per_s",
+    ]  # fmt: skip
+    assert sorted(lineage["order"]) == sorted(lineage["metrics"])
+
+
+def test_runs_page_groups_by_label_and_shows_the_workers_side(tmp_path: Path) -> None:
+    store = MemoryStore()
+    for label, n in (("nightly", 3), ("gpu", 2)):
+        for i in range(n):
+            cluster = {
+                "workers": 2,
+                "threads": 4,
+                "memory_limit": 8 * 2**30,
+                "workers.python": "3.11.7",
+                "workers.packages.dask": "2026.8.0" if i < 2 else "2026.9.0",
+                "workers.cpu_model": "AMD EPYC",
+                "version_mismatches": ["dask: client 2026.8.0; workers 2026.9.0"] if i == 2 else [],
+            }
+            env = Environment(packages={"dask": "2026.8.0"}, cluster=cluster)
+            store.add_run(Run(f"{label}-{i}", label, T0 + timedelta(days=i), environment=env))
+    build_dashboard(store, tmp_path / "site")
+    html = (tmp_path / "site" / "runs.html").read_text()
+    gpu, nightly = html.index('id="label-gpu"'), html.index('id="label-nightly"')
+    assert gpu < nightly  # labels by name, each its own table
+    section = html[nightly:]
+    assert section.index('id="run-nightly-2"') < section.index('id="run-nightly-0"')  # newest first
+    assert "workers: python 3.11.7, dask 2026.9.0" in section
+    assert "2 workers, 4 threads, 8.00 GiB" in section
+    assert "cluster.workers.packages.dask: 2026.8.0 → 2026.9.0" in section
+    assert (
+        '<div class="bad">version mismatch: dask: client 2026.8.0; workers 2026.9.0</div>' in html
+    )
+    assert html.count("first run of this label") == 2

@@ -48,21 +48,40 @@ ONLY_LABEL = LABEL.but(default=None, help="only this label (lineage) [default: e
 
 @click.command(name="import")
 @click_options(
-    DB_REQUIRED, FORMAT.but(choices=("csv",), default="csv", help="input format"), defaults=True
+    DB_REQUIRED,
+    FORMAT.but(choices=("csv", "asv", "pytest-benchmark"), default="csv", help="input format"),
+    defaults=True,
 )
 @click.option(
     "--skip-existing", is_flag=True, help="leave out runs already in the history (no error)"
 )
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def import_(db: str, fmt: str, skip_existing: bool, file: Path) -> int:
-    """Import a history from FILE (CSV: test,metric,value,timestamp[,label,revision,run_id]).
+@click.option(
+    "--label",
+    default=None,
+    help="label of the imported runs (asv, pytest-benchmark) [default: machine and environment]",
+)
+@click.argument("file", type=click.Path(path_type=Path))
+def import_(db: str, fmt: str, skip_existing: bool, label: str | None, file: Path) -> int:
+    """Import a history from FILE: CSV (test,metric,value,timestamp[,label,revision,run_id]),
+    an asv results/ directory, or pytest-benchmark JSON (a file or a directory of them).
 
-    Rows sharing run_id (or else label and timestamp) form one run. The whole file is
-    validated first and written in one transaction: all of it or nothing.
+    CSV rows sharing run_id (or else label and timestamp) form one run. asv and
+    pytest-benchmark imports are idempotent: runs already imported are skipped. The whole
+    input is validated first and written in one transaction: all of it or nothing.
     """
+    from daskbench.errors import ConfigError
     from daskbench.history._csv import import_csv, parse_csv
     from daskbench.store import open_store
 
+    if fmt != "csv":
+        from daskbench.history._imported import import_foreign, parse_foreign
+
+        batch = parse_foreign(fmt, file, label=label)  # bad input: fail before opening --db
+        with open_store(db) as store:
+            click.echo(import_foreign(store, batch, file))
+        return ExitCode.OK
+    if label is not None:
+        raise ConfigError("--label applies to asv and pytest-benchmark; CSV rows carry a label")
     parsed = parse_csv(file)  # a bad file fails before the database is opened (or created)
     with open_store(db) as store:
         summary = import_csv(store, file, skip_existing=skip_existing, parsed=parsed)

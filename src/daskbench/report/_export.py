@@ -36,6 +36,14 @@ _FIXED = [
     "distributed_version",
     "python_version",
     "git_commit",
+    # The cluster that ran it (the workers' side; see environment.cluster_fingerprint).
+    "cluster_workers",
+    "cluster_threads",
+    "cluster_memory_limit",
+    "worker_python_version",
+    "worker_dask_version",
+    "worker_distributed_version",
+    "version_mismatches",
 ]
 
 
@@ -57,12 +65,26 @@ def _record(run: Run, result: Result) -> dict[str, Any]:
         "distributed_version": packages.get("distributed"),
         "python_version": run.environment.python_version or None,
         "git_commit": run.environment.git_commit,
+        **_cluster_fields(run.environment.cluster),
     }
     metrics = result.metrics
     for name in _CORE:
         rec[name] = metrics.pop(name, None)
     rec.update(sorted(metrics.items()))
     return rec
+
+
+def _cluster_fields(cluster: dict[str, Any]) -> dict[str, Any]:
+    mismatches = cluster.get("version_mismatches") or []
+    return {
+        "cluster_workers": cluster.get("workers"),
+        "cluster_threads": cluster.get("threads"),
+        "cluster_memory_limit": cluster.get("memory_limit"),
+        "worker_python_version": cluster.get("workers.python"),
+        "worker_dask_version": cluster.get("workers.packages.dask"),
+        "worker_distributed_version": cluster.get("workers.packages.distributed"),
+        "version_mismatches": "; ".join(map(str, mismatches)) or None,
+    }
 
 
 def export_records(

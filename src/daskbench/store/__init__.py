@@ -14,6 +14,9 @@ Opening a database for writing (the default) creates its schema or migrates it t
 revision; ``open_store(url, mode="read")`` changes nothing and refuses to write, and a missing,
 empty or not yet migrated database is a :class:`~daskbench.errors.StoreError` (what the
 read-only commands ``export``, ``detect``, ``compare``, ``dashboard`` use).
+
+Whole runs move between histories as a :class:`Batch` (``Store.merge``: ``daskbench db
+merge`` and the importers); ``Store.prune`` removes old runs (``daskbench db prune``).
 """
 
 from __future__ import annotations
@@ -25,13 +28,18 @@ from daskbench.models import Ack  # re-exported: it lived here before models.py
 from daskbench.store._base import Store
 from daskbench.store._engine import create_engine, db_errors
 from daskbench.store._memory import MemoryStore
+from daskbench.store._merge import Batch, MergeCounts
 from daskbench.store._migrate import head_revision, read_revision
+from daskbench.store._prune import PrunePlan
 from daskbench.store._sql import SqlStore
 from daskbench.store._url import parse_store_url
 
 __all__ = [
     "Ack",
+    "Batch",
     "MemoryStore",
+    "MergeCounts",
+    "PrunePlan",
     "Store",
     "current_revision",
     "head_revision",

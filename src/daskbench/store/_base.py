@@ -20,9 +20,13 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from daskbench.models import Ack, Environment, Result, Run
+
+if TYPE_CHECKING:
+    from daskbench.store._merge import Batch, MergeCounts
+    from daskbench.store._prune import PrunePlan
 
 __all__ = ["Ack", "Store", "normalize_ack", "normalize_result", "normalize_run"]
 
@@ -91,6 +95,25 @@ class Store(Protocol):
 
     def acks(self, *, test: str | None = None) -> list[Ack]:
         """Acknowledgements, oldest first (by created_at, then id), optionally of one test."""
+
+    def merge(
+        self, batch: Batch, *, source: str = "the source", dry_run: bool = False
+    ) -> MergeCounts:
+        """Add the runs, results and acks of ``batch`` not yet stored, in one transaction.
+
+        Rows are matched by natural keys (see :mod:`daskbench.store._merge`), so merging the
+        same batch twice adds nothing. StoreError naming the run (nothing written) when the
+        store holds different data under one identity. ``dry_run`` checks and counts only.
+        """
+
+    def prune(
+        self, cutoff: datetime, *, keep_labels: Sequence[str] = (), dry_run: bool = False
+    ) -> PrunePlan:
+        """Remove runs started before ``cutoff`` with their rows, in one transaction.
+
+        Runs of ``keep_labels`` and runs that acks refer to are kept (see
+        :mod:`daskbench.store._prune`); the returned plan says what was removed and kept.
+        """
 
     def close(self) -> None:
         """Release connections. Idempotent."""

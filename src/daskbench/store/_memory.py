@@ -22,6 +22,8 @@ from typing import Self
 from daskbench.errors import ConfigError, NotFoundError, StoreError
 from daskbench.models import Ack, Result, Run
 from daskbench.store._base import normalize_ack, normalize_result, normalize_run
+from daskbench.store._merge import Batch, MergeCounts, plan_merge
+from daskbench.store._prune import PrunePlan, plan_prune
 
 __all__ = ["MemoryStore"]
 
@@ -144,6 +146,50 @@ class MemoryStore:
         self._check_open("read acknowledgements")
         found = [a for a in self._acks if test is None or a.test == test]
         return sorted(found, key=lambda a: (a.created_at, a.id or 0))
+
+    def merge(
+        self, batch: Batch, *, source: str = "the source", dry_run: bool = False
+    ) -> MergeCounts:
+        self._check_open("merge")
+        wanted = set(batch.run_ids()) | {r.run_id for r in batch.results}
+        existing = Batch(
+            tuple(self._runs[i] for i in wanted if i in self._runs),
+            tuple(r for r in self._results if r.run_id in wanted),
+            tuple(a for a in self._acks if a.run_id in wanted),
+        )
+        todo, counts = plan_merge(batch, existing, source=source, target=self.url)
+        if dry_run:
+            return counts
+        try:
+            new_runs = {r.id: normalize_run(r) for r in todo.runs}
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"cannot merge {source}: environment not JSON: {exc}") from None
+        self._runs.update(new_runs)  # nothing can fail past this point: all or nothing
+        first = len(self._results) + 1
+        self._results.extend(normalize_result(r, first + i) for i, r in enumerate(todo.results))
+        first = len(self._acks) + 1
+        self._acks.extend(normalize_ack(a, first + i) for i, a in enumerate(todo.acks))
+        return counts
+
+    def prune(
+        self, cutoff: datetime, *, keep_labels: Sequence[str] = (), dry_run: bool = False
+    ) -> PrunePlan:
+        self._check_open("prune")
+        plan = plan_prune(self._runs.values(), self._acks, cutoff=cutoff, keep_labels=keep_labels)
+        gone = set(plan.remove_ids)
+        doomed = [r for r in self._results if r.run_id in gone]
+        plan = dataclasses.replace(
+            plan,
+            results=len(doomed),
+            measurements=sum(len(r.measurements) for r in doomed),
+            dry_run=dry_run,
+        )
+        if not dry_run:
+            self._results = [r for r in self._results if r.run_id not in gone]
+            self._acks = [a for a in self._acks if a.run_id not in gone]
+            for run_id in gone:
+                del self._runs[run_id]
+        return plan
 
     def close(self) -> None:
         self._closed = True

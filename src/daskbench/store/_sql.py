@@ -17,6 +17,7 @@ go through ``executemany`` (hundreds of thousands of measurements in seconds).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,11 +33,23 @@ from daskbench.errors import ConfigError, NotFoundError, StoreError
 from daskbench.models import Ack, Environment, Measurement, Result, Run
 from daskbench.store._base import normalize_ack, normalize_result
 from daskbench.store._engine import create_engine, db_errors, enable_wal
+from daskbench.store._merge import Batch, MergeCounts, plan_merge
 from daskbench.store._migrate import check_schema, ensure_schema
+from daskbench.store._prune import PrunePlan, plan_prune
 from daskbench.store._schema import acks, measurements, results, runs
 from daskbench.store._url import ParsedURL
 
 __all__ = ["SqlStore"]
+
+# pg_advisory_xact_lock key serialising merges and prunes of one database ("dbmerg").
+_PG_WRITE_LOCK_KEY = 0x64626D_657267
+# Ids per IN (...) list: far below SQLite's bound-parameter limit.
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
 class SqlStore:
@@ -101,6 +114,22 @@ class SqlStore:
         engine = self._engine.execution_options(write_lock=True) if write else self._engine
         with db_errors(self._parsed, action), engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _write_locked(self, action: str) -> Iterator[Connection]:
+        """One transaction holding the database's write lock (``BEGIN IMMEDIATE`` on SQLite,
+        an advisory lock on PostgreSQL), so that a check and the writes it allows cannot
+        interleave with another merge or prune."""
+        if self._engine is None:
+            raise StoreError(f"cannot {action}: the store {self._parsed.display} is closed")
+        with db_errors(self._parsed, action), self._engine.connect() as conn:
+            conn.execution_options(write_lock=True)
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK_KEY}
+                    )
+                yield conn
 
     def _missing_runs(self, run_ids: Iterable[str]) -> list[str]:
         wanted = set(run_ids)
@@ -252,14 +281,7 @@ class SqlStore:
             return sorted(conn.scalars(sa.select(runs.c.label).distinct()))
 
     def add_ack(self, ack: Ack) -> Ack:
-        row = {
-            "run_id": ack.run_id,
-            "test": ack.test,
-            "metric": ack.metric,
-            "reason": ack.reason,
-            "author": ack.author,
-            "created_at": ack.created_at,
-        }
+        row = _ack_row(ack)
         try:
             with self._begin("add an acknowledgement to", write=True) as conn:
                 ack_id = conn.scalar(sa.insert(acks).returning(acks.c.id), row)
@@ -274,18 +296,72 @@ class SqlStore:
             query = query.where(acks.c.test == test)
         with self._begin("read acknowledgements from") as conn:
             rows = conn.execute(query).mappings().all()
-        return [
-            Ack(
-                id=row["id"],
-                run_id=row["run_id"],
-                test=row["test"],
-                metric=row["metric"],
-                reason=row["reason"],
-                author=row["author"],
-                created_at=row["created_at"],
+        return [_ack_from_row(row) for row in rows]
+
+    # -- merge and prune (one transaction each) ---------------------------------------------
+
+    def merge(
+        self, batch: Batch, *, source: str = "the source", dry_run: bool = False
+    ) -> MergeCounts:
+        wanted = sorted(set(batch.run_ids()) | {r.run_id for r in batch.results})
+        try:
+            with self._write_locked(f"merge {source} into") as conn:
+                existing = _read_runs_with_rows(conn, wanted)
+                todo, counts = plan_merge(
+                    batch, existing, source=source, target=self._parsed.display
+                )
+                if not dry_run:
+                    if todo.runs:
+                        conn.execute(sa.insert(runs), [_run_row(r) for r in todo.runs])
+                    if todo.results:
+                        self._insert_results(conn, todo.results)
+                    if todo.acks:
+                        conn.execute(sa.insert(acks), [_ack_row(a) for a in todo.acks])
+        except IntegrityError:
+            raise StoreError(
+                f"cannot merge {source} into {self._parsed.display}: constraint violated "
+                "(another process wrote the same rows?); nothing merged"
+            ) from None
+        return counts
+
+    def prune(
+        self, cutoff: datetime, *, keep_labels: Sequence[str] = (), dry_run: bool = False
+    ) -> PrunePlan:
+        with self._write_locked("prune") as conn:
+            labels = list(conn.scalars(sa.select(runs.c.label).distinct()))
+            old = conn.execute(sa.select(runs).where(runs.c.started_at < cutoff)).mappings()
+            all_acks = conn.execute(sa.select(acks)).mappings()
+            plan = plan_prune(
+                [_run_from_row(r) for r in old],
+                [_ack_from_row(a) for a in all_acks],
+                cutoff=cutoff,
+                keep_labels=keep_labels,
+                labels=labels,
             )
-            for row in rows
-        ]
+            n_results = n_measurements = 0
+            for chunk in _chunks(plan.remove_ids):
+                doomed = sa.select(results.c.id).where(results.c.run_id.in_(chunk))
+                n_results += (
+                    conn.scalar(sa.select(sa.func.count()).select_from(doomed.subquery())) or 0
+                )
+                n_measurements += (
+                    conn.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(measurements)
+                        .where(measurements.c.result_id.in_(doomed))
+                    )
+                    or 0
+                )
+                if not dry_run:
+                    conn.execute(
+                        sa.delete(measurements).where(measurements.c.result_id.in_(doomed))
+                    )
+                    conn.execute(sa.delete(results).where(results.c.run_id.in_(chunk)))
+                    conn.execute(sa.delete(acks).where(acks.c.run_id.in_(chunk)))
+                    conn.execute(sa.delete(runs).where(runs.c.id.in_(chunk)))
+        return dataclasses.replace(
+            plan, results=n_results, measurements=n_measurements, dry_run=dry_run
+        )
 
     # -- lifetime --------------------------------------------------------------------------
 
@@ -369,3 +445,52 @@ def _result_from_row(row: Any, found: list[Measurement]) -> Result:
         finished_at=row["finished_at"],
         measurements=tuple(sorted(found, key=lambda m: m.metric)),
     )
+
+
+def _ack_row(ack: Ack) -> dict[str, Any]:
+    return {
+        "run_id": ack.run_id,
+        "test": ack.test,
+        "metric": ack.metric,
+        "reason": ack.reason,
+        "author": ack.author,
+        "created_at": ack.created_at,
+    }
+
+
+def _ack_from_row(row: Any) -> Ack:
+    return Ack(
+        id=row["id"],
+        run_id=row["run_id"],
+        test=row["test"],
+        metric=row["metric"],
+        reason=row["reason"],
+        author=row["author"],
+        created_at=row["created_at"],
+    )
+
+
+def _read_runs_with_rows(conn: Connection, run_ids: Sequence[str]) -> Batch:
+    """The runs ``run_ids`` (those that exist) with their results and acks, in bulk."""
+    found_runs: list[Run] = []
+    found_results: list[Result] = []
+    found_acks: list[Ack] = []
+    for chunk in _chunks(run_ids):
+        found_runs += [
+            _run_from_row(r)
+            for r in conn.execute(sa.select(runs).where(runs.c.id.in_(chunk))).mappings()
+        ]
+        result_rows = (
+            conn.execute(sa.select(results).where(results.c.run_id.in_(chunk))).mappings().all()
+        )
+        grouped: defaultdict[int, list[Measurement]] = defaultdict(list)
+        joined = measurements.join(results, results.c.id == measurements.c.result_id)
+        query = sa.select(measurements).select_from(joined).where(results.c.run_id.in_(chunk))
+        for rid, metric, value, unit in conn.execute(query):
+            grouped[rid].append(Measurement(metric, value, unit))
+        found_results += [_result_from_row(r, grouped.get(r["id"], [])) for r in result_rows]
+        found_acks += [
+            _ack_from_row(a)
+            for a in conn.execute(sa.select(acks).where(acks.c.run_id.in_(chunk))).mappings()
+        ]
+    return Batch(tuple(found_runs), tuple(found_results), tuple(found_acks))

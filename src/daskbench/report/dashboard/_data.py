@@ -18,7 +18,14 @@ from daskbench.history import Change, Detection, History, TestHistory
 from daskbench.metrics import get_metric
 from daskbench.models import Run
 
-__all__ = ["PRIMARY_METRICS", "js_assign", "primary_metric", "runs_payload", "test_payload"]
+__all__ = [
+    "PRIMARY_METRICS",
+    "chart_order",
+    "js_assign",
+    "primary_metric",
+    "runs_payload",
+    "test_payload",
+]
 
 # The metric shown in sparklines and the index: the first of these a test has.
 PRIMARY_METRICS = ("wall_time", "peak_memory", "compute_time")
@@ -46,6 +53,28 @@ def primary_metric(metrics: Sequence[str]) -> str | None:
         if name in metrics:
             return name
     return sorted(metrics)[0] if metrics else None
+
+
+def chart_order(metrics: Sequence[str]) -> list[str]:
+    """The order of a test's charts: wall time first, then memory, then the rest by name.
+
+    >>> chart_order(["n_tasks", "avg_memory", "wall_time", "peak_memory", "compute_time"])
+    ['wall_time', 'peak_memory', 'avg_memory', 'compute_time', 'n_tasks']
+    """
+
+    def rank(name: str) -> tuple[int, int, str]:
+        if name == "wall_time":
+            return (0, 0, name)
+        if name in _MEMORY_FIRST:
+            return (1, _MEMORY_FIRST.index(name), name)
+        if get_metric(name).unit == "B":
+            return (1, len(_MEMORY_FIRST), name)
+        return (2, 0, name)
+
+    return sorted(metrics, key=rank)
+
+
+_MEMORY_FIRST = ("peak_memory", "avg_memory")
 
 
 def _packages(run: Run) -> dict[str, str]:
@@ -141,6 +170,7 @@ def test_payload(
                 "regimes": _regimes(th, metric, changes),
             }
         labels[th.label] = {
+            "order": chart_order(th.metrics),
             "runs": [run_index[r] for r in th.run_ids],
             "failed": [i for i, bad in enumerate(th.failed) if bad],
             "errors": {str(i): e for i, e in enumerate(th.errors) if e},

@@ -207,56 +207,105 @@ def test_page(
     )
 
 
+# Worker-side versions the runs page shows first (all differences show under "Changed").
+_CLUSTER_PACKAGES = ("python", "dask", "distributed", "numpy", "pandas", "pyarrow")
+
+
+def _cluster_cell(cluster: dict[str, object]) -> str:
+    """Shape of the cluster and the workers' versions; mismatch warnings in red."""
+    if not cluster:
+        return "-"
+    shape = []
+    if cluster.get("workers") is not None:
+        shape.append(f"{cluster['workers']} workers")
+    if cluster.get("threads") is not None:
+        shape.append(f"{cluster['threads']} threads")
+    memory = cluster.get("memory_limit")
+    if isinstance(memory, int | float) and memory:
+        shape.append(format_value(float(memory), "B"))
+    hosts = cluster.get("hosts")
+    if isinstance(hosts, int) and hosts > 1:
+        shape.append(f"{hosts} hosts")
+    lines = [", ".join(shape)] if shape else []
+    versions = [
+        f"{name} {cluster[key]}"
+        for name in _CLUSTER_PACKAGES
+        if (key := "workers.python" if name == "python" else f"workers.packages.{name}") in cluster
+    ]
+    if versions:
+        lines.append("workers: " + ", ".join(versions))
+    if cluster.get("workers.cpu_model"):
+        lines.append(f"worker CPU: {cluster['workers.cpu_model']}")
+    html = "<br>".join(escape(line) for line in lines) or "-"
+    mismatches = cluster.get("version_mismatches") or []
+    if isinstance(mismatches, list) and mismatches:
+        html += "".join(
+            f'<div class="bad">version mismatch: {escape(str(m))}</div>' for m in mismatches
+        )
+    return html
+
+
+def _run_row(run: Run, previous: Run | None) -> str:
+    env = run.environment
+    packages = ", ".join(f"{k} {v}" for k, v in sorted(env.packages.items()))
+    if previous is None:
+        changed = "first run of this label"
+    else:
+        # Masked here too: a database written by an older daskbench may hold secrets.
+        diff = mask_diff(previous.environment.diff(env))
+        changed = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in diff.items()) or "–"
+    machine = " ".join(
+        p for p in (env.platform, env.cpu_model, f"{env.cpu_count} CPUs" * bool(env.cpu_count)) if p
+    )
+    return (
+        f'<tr id="run-{escape(run.id)}" data-label="{escape(run.label)}">'
+        f"<td>{escape(run.id)}</td>"
+        f"<td>{escape(_when(run))}</td>"
+        f"<td><code>{escape((env.git_commit or '-')[:12])}</code></td>"
+        f"<td>{escape(env.python_version or '-')}</td>"
+        f"<td class='diff'>{escape(packages) or '-'}</td>"
+        f"<td class='diff'>{escape(machine) or '-'}</td>"
+        f"<td class='diff'>{_cluster_cell(env.cluster)}</td>"
+        f"<td class='diff'>{escape(changed)}</td></tr>"
+    )
+
+
 def runs_page(site: str, history: History) -> str:
-    rows = []
+    """Runs grouped by label (labels by name, runs newest first), each with its fingerprint,
+    the cluster's shape and worker versions, and what changed from the previous run."""
+    sections = []
+    links = []
+    total = 0
     for label in sorted(history.runs_by_label):
+        run_ids = history.runs_by_label[label]
+        rows = []
         previous: Run | None = None
-        for run_id in history.runs_by_label[label]:
+        for run_id in run_ids:  # oldest first: the diff is against the previous run
             run = history.runs[run_id]
-            env = run.environment
-            packages = ", ".join(f"{k} {v}" for k, v in sorted(env.packages.items()))
-            if previous is None:
-                changed = "first run of this label"
-            else:
-                # Masked here too: a database written by an older daskbench may hold secrets.
-                diff = mask_diff(previous.environment.diff(env))
-                changed = "; ".join(f"{k}: {a} → {b}" for k, (a, b) in diff.items()) or "–"
-            machine = " ".join(
-                p
-                for p in (
-                    env.platform,
-                    env.cpu_model,
-                    f"{env.cpu_count} CPUs" * bool(env.cpu_count),
-                )
-                if p
-            )
-            rows.append(
-                (
-                    run.started_at,
-                    f'<tr id="run-{escape(run_id)}" data-label="{escape(label)}">'
-                    f"<td>{escape(run_id)}</td><td>{escape(label)}</td>"
-                    f"<td>{escape(_when(run))}</td>"
-                    f"<td><code>{escape((env.git_commit or '-')[:12])}</code></td>"
-                    f"<td>{escape(env.python_version or '-')}</td>"
-                    f"<td class='diff'>{escape(packages) or '-'}</td>"
-                    f"<td class='diff'>{escape(machine) or '-'}</td>"
-                    f"<td class='diff'>{escape(changed)}</td></tr>",
-                )
-            )
+            rows.append(_run_row(run, previous))
             previous = run
-    rows.sort(key=lambda r: r[0], reverse=True)
-    labels = sorted(history.runs_by_label)
-    body = f"""<h1>Runs</h1>
-<p class="summary">{len(rows)} runs · newest first · "changed" is the fingerprint difference
-from the previous run of the same label</p>
-<div class="filters">{_select("label", "Label", labels)}</div>
-<table id="runs" class="grid">
-<thead><tr><th>Run</th><th>Label</th><th>Started</th><th>Commit</th><th>Python</th>
-<th>Packages</th><th>Machine</th><th>Changed</th></tr></thead>
+        total += len(rows)
+        latest = history.runs[run_ids[-1]] if run_ids else None
+        name = escape(label)
+        links.append(f'<a href="#label-{name}">{name}</a> ({len(rows)})')
+        sections.append(
+            f"""<section class="label-group" id="label-{name}" data-label="{name}">
+<h2>{name} <span class="muted">· {len(rows)} runs · latest {escape(_when(latest))}</span></h2>
+<table class="grid runs">
+<thead><tr><th>Run</th><th>Started</th><th>Commit</th><th>Python</th>
+<th>Packages</th><th>Machine</th><th>Cluster</th><th>Changed</th></tr></thead>
 <tbody>
-{chr(10).join(r[1] for r in rows)}
+{chr(10).join(reversed(rows))}
 </tbody>
-</table>"""
+</table>
+</section>"""
+        )
+    body = f"""<h1>Runs</h1>
+<p class="summary">{total} runs in {len(sections)} labels · newest first within a label ·
+"changed" is the fingerprint difference from the previous run of the same label, the
+workers' side included</p>
+<p class="filters">Labels: {" · ".join(links) or "none"}</p>
+{chr(10).join(sections)}"""
     return _page("Runs", site, body, page="runs", depth=0, scripts=[])
 
 

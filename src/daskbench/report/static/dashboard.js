@@ -234,7 +234,8 @@
       container.innerHTML = "";
       tabs.forEach(function (t) { t.classList.toggle("active", t.dataset.label === label); });
       var lineage = data.labels[label];
-      Object.keys(lineage.metrics).sort().forEach(function (name) {
+      // Wall time first, then memory, then the rest (the order is decided in _data.py).
+      (lineage.order || Object.keys(lineage.metrics).sort()).forEach(function (name) {
         plots.push(makeChart(container, name, lineage, lineage.metrics[name]));
       });
       if (window.history && window.history.replaceState && location.protocol !== "file:") {
