@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPTIONS", "SCALES", "OptionSpec", "add_options", "default_data_dir"]
+__all__ = ["OPTIONS", "ORDERS", "SCALES", "OptionSpec", "add_options", "default_data_dir"]
 
 SCALES = ("ci", "small", "large")
+ORDERS = ("file", "reverse", "random")
 
 
 def default_data_dir() -> str:
@@ -64,6 +65,28 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "timeout", float, 1800.0, "seconds before a benchmark is stopped as timed out (0: never)"
     ),
+    OptionSpec(
+        "warmup",
+        int,
+        1,
+        "unmeasured executions of each benchmark before the measured one(s), in the same "
+        "cluster state (0: none)",
+    ),
+    OptionSpec(
+        "min-time",
+        float,
+        0.0,
+        "execute a benchmark's block again (each a value) until the measured time of the "
+        "round reaches this many seconds (0: once per round)",
+    ),
+    OptionSpec(
+        "order",
+        str,
+        "file",
+        "order of the benchmarks within a round (random: a new permutation each round)",
+        ORDERS,
+    ),
+    OptionSpec("seed", int, None, "seed of --order random (default: chosen and stored)"),
 )
 
 

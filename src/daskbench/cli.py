@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from daskbench._options import OPTIONS
 from daskbench.errors import CollectionError, ConfigError, DaskbenchError
+from daskbench.models import FAILED_OUTCOMES
 
 __all__ = ["cli", "main"]
 
@@ -27,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SUITE_PACKAGE = "daskbench.suite"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_TESTS = 0, 1, 2, 5
-EXIT_INTERRUPTED = 2  # pytest's exit code after Ctrl-C
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
 
 
 def redact_url(url: str) -> str:
@@ -143,9 +144,11 @@ def cli() -> None:
 @_session_options
 def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **values: Any) -> int:
     """Run benchmarks (default: the shipped suite) and record every result."""
+    from daskbench.cluster import check_factory
     from daskbench.pytest_plugin import SessionPlugin
-    from daskbench.report._terminal import LiveReporter, summary_table
+    from daskbench.report._terminal import make_reporter, summary_table
     from daskbench.session import Session, SessionOptions
+    from daskbench.store import check_store
 
     console = Console(stderr=False)
     options = SessionOptions.from_values(
@@ -154,13 +157,23 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
         bench_paths=tuple(p.split("::")[0] for p in paths),
     )
     args = _pytest_args(paths, keyword, markexpr)
-    with LiveReporter(console) as reporter:
+    # Everything that can be checked without side effects is checked before anything is
+    # created: the database is only written once the cluster is up (exit 2 = nothing written).
+    check_store(options.db)
+    if options.cluster.kind == "factory":
+        check_factory(options.cluster.target)
+    with make_reporter(console) as reporter:
         session = Session(options, reporter=reporter)
         try:
-            session.open_store()  # a bad --db fails before any cluster starts
             code = _run_pytest(args, [SessionPlugin(session)])
         finally:
             session.close()
+    if session.unsaved_path is not None:
+        console.print(
+            f"[red]{len(session.unsaved)} result(s) could not be stored[/]; they were written "
+            f"to {escape(str(session.unsaved_path))} (same fields as `daskbench export`)",
+            highlight=False,
+        )
     if session.collection_errors:
         for line in session.collection_errors:
             console.print(f"[red]collection error[/] {escape(line)}", highlight=False)
@@ -171,15 +184,15 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
         if session.results:
             console.print(summary_table(session.results, title="finished before the error"))
         raise session.fatal_error
-    if code == EXIT_INTERRUPTED:
+    if session.interrupted_by is not None:
         if session.results:
             console.print(summary_table(session.results, title="finished before the interrupt"))
         click.echo(
-            f"daskbench: interrupted; {len(session.results)} finished result(s) are stored in "
-            f"{redact_url(options.db)}",
+            f"daskbench: interrupted ({session.interrupted_by}); {len(session.results)} "
+            f"finished result(s) are stored in {redact_url(options.db)}",
             err=True,
         )
-        return 130
+        return EXIT_TERMINATED if session.interrupted_by == "SIGTERM" else EXIT_INTERRUPTED
     if code in (3, 4):  # internal error / usage error: pytest printed why
         raise ConfigError(f"pytest could not run the benchmarks (exit code {code})")
     if not session.results:
@@ -190,7 +203,7 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
         summary_table(session.results, title=f"run {run_id} · label {escape(options.label)}")
     )
     for r in session.results:
-        if r.error and r.outcome.value in ("failed", "error", "timeout"):
+        if r.error and r.outcome in FAILED_OUTCOMES:
             last = r.error.strip().splitlines()[0] if r.error.strip() else ""
             console.print(
                 f"[red]{r.outcome.value}[/] {escape(r.test)} "

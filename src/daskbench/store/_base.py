@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from daskbench.errors import ConfigError
-from daskbench.models import Environment, Result, Run
+from daskbench.models import Environment, Result, Run, RunStatus
 
 __all__ = ["Ack", "Store", "normalize_ack", "normalize_result", "normalize_run"]
 
@@ -62,8 +62,10 @@ class Store(Protocol):
     def add_run(self, run: Run) -> None:
         """Insert a run (its results come later). Raises StoreError if the id exists."""
 
-    def finish_run(self, run_id: str, finished_at: datetime) -> None:
-        """Set ``finished_at`` of an existing run. NotFoundError if unknown."""
+    def finish_run(
+        self, run_id: str, finished_at: datetime, status: RunStatus = RunStatus.COMPLETED
+    ) -> None:
+        """Set ``finished_at`` and ``status`` of an existing run. NotFoundError if unknown."""
 
     def add_result(self, result: Result) -> Result:
         """Insert one result with its measurements, commit, and return it with ``id`` set.

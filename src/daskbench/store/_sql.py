@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from daskbench.errors import ConfigError, NotFoundError, StoreError
-from daskbench.models import Environment, Measurement, Result, Run
+from daskbench.models import Environment, Measurement, Result, Run, RunStatus
 from daskbench.store._base import Ack, normalize_ack, normalize_result
 from daskbench.store._engine import create_engine, db_errors, enable_wal
 from daskbench.store._migrate import ensure_schema
@@ -98,12 +98,16 @@ class SqlStore:
         except IntegrityError:
             raise StoreError(f"run {run.id!r} already exists in {self._parsed.display}") from None
 
-    def finish_run(self, run_id: str, finished_at: datetime) -> None:
+    def finish_run(
+        self, run_id: str, finished_at: datetime, status: RunStatus = RunStatus.COMPLETED
+    ) -> None:
         if finished_at.tzinfo is None:
             raise ConfigError(f"finished_at must be timezone-aware, got {finished_at}")
         with self._begin("finish a run in") as conn:
             done = conn.execute(
-                sa.update(runs).where(runs.c.id == run_id).values(finished_at=finished_at)
+                sa.update(runs)
+                .where(runs.c.id == run_id)
+                .values(finished_at=finished_at, status=RunStatus(status).value)
             )
             if done.rowcount == 0:
                 raise NotFoundError(f"no run {run_id!r} in {self._parsed.display}")
@@ -265,6 +269,7 @@ def _run_row(run: Run) -> dict[str, Any]:
         "scale": run.scale,
         "command": run.command,
         "environment": run.environment.to_dict(),
+        "status": run.status.value if run.status is not None else None,
     }
 
 
@@ -277,6 +282,7 @@ def _run_from_row(row: Any) -> Run:
         scale=row["scale"],
         command=row["command"],
         environment=Environment.from_dict(row["environment"]),
+        status=row["status"],
     )
 
 
@@ -290,6 +296,9 @@ def _result_row(result: Result) -> dict[str, Any]:
         "error": result.error,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
+        "execution": result.execution,
+        "workers": result.workers,
+        "threads": result.threads,
     }
 
 
@@ -305,4 +314,7 @@ def _result_from_row(row: Any, found: list[Measurement]) -> Result:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         measurements=tuple(sorted(found, key=lambda m: m.metric)),
+        execution=row["execution"],
+        workers=row["workers"],
+        threads=row["threads"],
     )
