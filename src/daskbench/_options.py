@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from daskbench.cluster import HEALTH_TIMEOUT
+
 __all__ = ["OPTIONS", "ORDERS", "SCALES", "OptionSpec", "add_options", "default_data_dir"]
 
 SCALES = ("ci", "small", "large")
@@ -87,6 +89,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ORDERS,
     ),
     OptionSpec("seed", int, None, "seed of --order random (default: chosen and stored)"),
+    OptionSpec(
+        "health-timeout",
+        float,
+        HEALTH_TIMEOUT,
+        "seconds to wait for lost workers to come back before a benchmark is recorded as an "
+        "error (degraded cluster)",
+    ),
 )
 
 

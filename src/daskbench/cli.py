@@ -7,6 +7,7 @@ Every user error ends as one line on stderr, ``daskbench: error: ...``, and a no
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shlex
 import sys
@@ -150,7 +151,9 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
     from daskbench.session import Session, SessionOptions
     from daskbench.store import check_store
 
-    console = Console(stderr=False)
+    # pytest captures file descriptor 1 while benchmarks run; progress goes to a duplicate
+    # of it, so that it reaches the terminal or the CI log as it happens.
+    console = Console(file=os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1))
     options = SessionOptions.from_values(
         values,
         command=shlex.join(["daskbench", *sys.argv[1:]]),

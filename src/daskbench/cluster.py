@@ -50,8 +50,9 @@ ClusterKind = Literal["local", "address", "factory"]
 #: A worker process alone takes 100-150 MiB; below this it cannot hold any data.
 MIN_MEMORY_LIMIT = 256 * 2**20
 
-#: How long lost workers get to come back (a nanny restarting a killed worker takes 1-5 s).
-HEALTH_TIMEOUT = 30.0
+#: How long lost workers get to come back (a nanny restarting a killed worker takes 1-5 s,
+#: a Kubernetes pod rescheduled on another node can take a minute); ``--health-timeout``.
+HEALTH_TIMEOUT = 60.0
 #: How long a cluster that daskbench did not create gets to reach its size at start-up.
 SETTLE_TIMEOUT = 30.0
 

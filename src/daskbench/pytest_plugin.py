@@ -219,7 +219,12 @@ def pytest_collection_modifyitems(
         positions = order_round(names, dsession.options.order, dsession.seed, index)
         ordered += [members[i] for i in positions]
     items[:] = ordered
-    names = list(dict.fromkeys(benchmark_name(i) for i in items if is_benchmark(i)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # After every plugin (-k, -m included) has deselected what it deselects.
+    dsession = _session(session.config)
+    names = list(dict.fromkeys(benchmark_name(i) for i in session.items if is_benchmark(i)))
     dsession.reporter.on_collected(names, dsession.options.repeat)
 
 
@@ -399,7 +404,8 @@ def pytest_runtest_makereport(
         if call.excinfo is not None and call.excinfo.errisinstance(BenchmarkTimeout):
             report.daskbench_timeout = True  # type: ignore[attr-defined]
         if call.excinfo is not None and call.excinfo.errisinstance(DegradedClusterError):
-            report.daskbench_degraded = True  # type: ignore[attr-defined]
+            # The cluster's fault, not the code's: an error whose reason is the message.
+            report.daskbench_degraded = str(call.excinfo.value)  # type: ignore[attr-defined]
         if report.when == "teardown":
             _record(item, reports)
     return report
@@ -424,6 +430,10 @@ def _outcome(
     item: pytest.Item, reports: dict[str, pytest.TestReport]
 ) -> tuple[Outcome, str | None]:
     setup, call, teardown = (reports.get(w) for w in ("setup", "call", "teardown"))
+    for report in (setup, call):
+        degraded = getattr(report, "daskbench_degraded", None)
+        if degraded:
+            return Outcome.ERROR, f"{degraded}\n\n{report.longreprtext}"  # type: ignore[union-attr]
     if setup is not None and setup.failed:
         return Outcome.ERROR, _error_text(setup)
     if setup is not None and setup.skipped:
@@ -433,8 +443,6 @@ def _outcome(
     if call is not None and call.failed:
         if getattr(call, "daskbench_timeout", False):
             return Outcome.TIMEOUT, _error_text(call)
-        if getattr(call, "daskbench_degraded", False):
-            return Outcome.ERROR, _error_text(call)  # the cluster's fault, not the code's
         return Outcome.FAILED, _error_text(call)
     if teardown is not None and teardown.failed:
         return Outcome.ERROR, _error_text(teardown)

@@ -142,6 +142,7 @@ class SessionOptions:
     min_time: float = 0.0
     order: str = "file"
     seed: int | None = None
+    health_timeout: float = HEALTH_TIMEOUT
     command: str = ""
     bench_paths: tuple[str, ...] = ()
     isolate: bool = field(default_factory=lambda: os.environ.get(ISOLATION_ENV) != "off")
@@ -163,6 +164,8 @@ class SessionOptions:
             raise ConfigError(f"--order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         if self.seed is not None and self.order != "random":
             raise ConfigError("--seed applies only to --order random")
+        if not self.health_timeout >= 0:
+            raise ConfigError(f"--health-timeout must be >= 0 seconds, got {self.health_timeout}")
         self.plan  # noqa: B018 - validates --warmup and --min-time
 
     @property
@@ -273,7 +276,7 @@ class Session:
         try:
             if self.options.reset == "restart":
                 handle.restart()
-            self.last_state = handle.ensure_healthy()
+            self.last_state = handle.ensure_healthy(self.options.health_timeout)
             if self.options.isolate:
                 from daskbench.measure import before_benchmark
 
@@ -294,7 +297,7 @@ class Session:
         """Before each block: the starting shape, waiting for lost workers but not restoring
         (a restoration would drop the data the benchmark prepared)."""
         handle = self.cluster
-        now = self.last_state = handle.wait_for(handle.expected, HEALTH_TIMEOUT)
+        now = self.last_state = handle.wait_for(handle.expected, self.options.health_timeout)
         problem = now.shortfall(handle.expected)
         if problem is not None:
             raise DegradedClusterError(

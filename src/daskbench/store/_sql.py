@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from daskbench.errors import ConfigError, NotFoundError, StoreError
 from daskbench.models import Environment, Measurement, Result, Run, RunStatus
 from daskbench.store._base import Ack, normalize_ack, normalize_result
-from daskbench.store._engine import create_engine, db_errors, enable_wal
+from daskbench.store._engine import create_engine, db_errors, describe_error, enable_wal
 from daskbench.store._migrate import ensure_schema
 from daskbench.store._schema import acks, measurements, results, runs
 from daskbench.store._url import ParsedURL
@@ -80,14 +80,17 @@ class SqlStore:
             found = set(conn.scalars(sa.select(runs.c.id).where(runs.c.id.in_(wanted))))
         return sorted(wanted - found)
 
-    def _insert_failed(self, run_ids: Iterable[str], what: str) -> StoreError:
+    def _insert_failed(self, run_ids: Iterable[str], what: str, exc: IntegrityError) -> StoreError:
         missing = self._missing_runs(run_ids)
         if missing:
             return NotFoundError(
                 f"cannot add {what}: no run {', '.join(map(repr, missing))} "
                 f"in {self._parsed.display}"
             )
-        return StoreError(f"cannot add {what} to {self._parsed.display}: constraint violated")
+        # Say what the database said: the cause must reach the user.
+        password = self._parsed.url.password if self._parsed.url is not None else None
+        cause = describe_error(exc, str(password) if password else None)
+        return StoreError(f"cannot add {what} to {self._parsed.display}: {cause}")
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -116,8 +119,8 @@ class SqlStore:
         try:
             with self._begin("add a result to") as conn:
                 (result_id,) = self._insert_results(conn, [result])
-        except IntegrityError:
-            raise self._insert_failed([result.run_id], f"result {result.test}") from None
+        except IntegrityError as exc:
+            raise self._insert_failed([result.run_id], f"result {result.test}", exc) from None
         return normalize_result(result, result_id)
 
     def add_results(self, results_: Sequence[Result]) -> None:
@@ -126,9 +129,9 @@ class SqlStore:
         try:
             with self._begin("import results into") as conn:
                 self._insert_results(conn, results_)
-        except IntegrityError:
+        except IntegrityError as exc:
             raise self._insert_failed(
-                {r.run_id for r in results_}, f"{len(results_)} results"
+                {r.run_id for r in results_}, f"{len(results_)} results", exc
             ) from None
 
     @staticmethod
@@ -214,8 +217,8 @@ class SqlStore:
         try:
             with self._begin("add an acknowledgement to") as conn:
                 ack_id = conn.scalar(sa.insert(acks).returning(acks.c.id), row)
-        except IntegrityError:
-            raise self._insert_failed([ack.run_id], f"acknowledgement of {ack.test}") from None
+        except IntegrityError as exc:
+            raise self._insert_failed([ack.run_id], f"acknowledgement of {ack.test}", exc) from None
         assert ack_id is not None
         return normalize_ack(ack, ack_id)
 
