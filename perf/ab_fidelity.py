@@ -35,9 +35,8 @@ import dask
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _workloads import BENCHMARKS, WORKLOADS  # noqa: E402
-
-from daskbench.stats import compare  # noqa: E402
+from _workloads import BENCHMARKS, WORKLOADS
+from daskbench.stats import compare
 
 METHODS = ("tasks", "p2p")
 CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "4GiB"}

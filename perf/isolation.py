@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ab_fidelity import daskbench_ab  # noqa: E402
+from ab_fidelity import daskbench_ab
 
 METRICS = ("wall_time", "peak_memory")
 

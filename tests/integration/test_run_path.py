@@ -127,8 +127,16 @@ def nanny_less_cluster(tmp_path: Path) -> Iterator[str]:
     sched_file = tmp_path / "scheduler.json"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", "0"]
-            + ["--scheduler-file", str(sched_file), "--no-dashboard"],
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--port",
+                "0",
+                "--scheduler-file",
+                str(sched_file),
+                "--no-dashboard",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -140,9 +148,19 @@ def nanny_less_cluster(tmp_path: Path) -> Iterator[str]:
         for _ in range(2):
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "distributed.cli.dask_worker", "--no-nanny"]
-                    + ["--scheduler-file", str(sched_file), "--nthreads", "1"]
-                    + ["--memory-limit", "1GiB", "--no-dashboard"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        "--no-nanny",
+                        "--scheduler-file",
+                        str(sched_file),
+                        "--nthreads",
+                        "1",
+                        "--memory-limit",
+                        "1GiB",
+                        "--no-dashboard",
+                    ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -271,8 +289,16 @@ def _run_until_second_benchmark(tmp_path: Path) -> tuple[subprocess.Popen[str], 
     _write(tmp_path, "test_slow.py", SLOW)
     db_path = tmp_path / "x.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daskbench.cli", "run", "benchmarks", "--db", f"sqlite:///{db_path}"]
-        + LOCAL,
+        [
+            sys.executable,
+            "-m",
+            "daskbench.cli",
+            "run",
+            "benchmarks",
+            "--db",
+            f"sqlite:///{db_path}",
+            *LOCAL,
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -383,7 +409,8 @@ def test_a_failing_store_stops_the_run_with_its_cause_and_loses_nothing(tmp_path
     assert "Traceback" not in proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
     assert error.startswith("daskbench: error: ")
-    assert str(db_path) in error and "simulated disk failure" in error, error
+    assert str(db_path) in error, error
+    assert "simulated disk failure" in error, error
     assert "pytest could not run" not in proc.stderr
     (unsaved,) = tmp_path.glob("daskbench-unsaved-*.json")
     assert str(unsaved) in proc.stdout.replace("\n", "")

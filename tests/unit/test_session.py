@@ -153,6 +153,8 @@ def test_cluster_state_shortfall_names_what_is_missing() -> None:
 
 
 def test_memory_limit_below_a_workers_own_needs_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--memory-limit 1KiB is below the minimum of 256.00 MiB"):
+    with pytest.raises(
+        ConfigError, match=r"--memory-limit 1KiB is below the minimum of 256\.00 MiB"
+    ):
         ClusterSpec(memory_limit="1KiB")
     assert ClusterSpec(memory_limit="256MiB").memory_limit == "256MiB"
