@@ -25,11 +25,16 @@ rather than measured on half a cluster.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
+import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from daskbench.errors import ClusterError, ConfigError, DegradedClusterError
@@ -303,10 +308,56 @@ def _local(spec: ClusterSpec) -> Any:
         kwargs["threads_per_worker"] = spec.threads_per_worker
     if spec.memory_limit is not None:
         kwargs["memory_limit"] = _parse_memory(spec.memory_limit)
-    # Ctrl-C in a terminal reaches the whole process group: worker processes must leave
-    # the shutdown to this process instead of printing their own tracebacks.
-    kwargs["preload"] = ["daskbench._worker_setup"]
+    _spawn_ignoring_sigint()
+    if not _QUIET_EXIT:
+        # Registered after distributed's own atexit hook, so it runs first (LIFO).
+        atexit.register(_close_clusters_quietly)
+        _QUIET_EXIT.append(True)
     return LocalCluster(**kwargs)
+
+
+_QUIET_EXIT: list[bool] = []
+
+
+def _close_clusters_quietly() -> None:
+    """At exit, close clusters left open by an interrupt (e.g. Ctrl-C while one started).
+
+    distributed closes them too, but prints assertion tracebacks for workers caught half
+    way through starting or restarting; after an interrupt that is noise.
+    """
+    from distributed.deploy.spec import SpecCluster
+
+    for cluster in list(SpecCluster._instances):
+        if cluster.status.name not in ("closed", "closing"):
+            with contextlib.suppress(BaseException):
+                cluster.close(timeout=10)
+
+
+def _spawn_ignoring_sigint() -> None:
+    """Start worker processes with SIGINT ignored from their first instruction on.
+
+    Ctrl-C in a terminal reaches the whole foreground process group, worker processes
+    included; this process shuts the cluster down, so workers must not react (they would
+    print KeyboardInterrupt tracebacks, often while still importing). A signal ignored at
+    exec stays ignored, and Python keeps it so: the spawn start method runs the children
+    through a two-line shell wrapper that ignores SIGINT and execs this interpreter.
+    """
+    import multiprocessing.spawn
+    import shlex
+    import tempfile
+
+    global _SPAWN_WRAPPER
+    if _SPAWN_WRAPPER is None:
+        handle, path = tempfile.mkstemp(prefix="daskbench-python-", suffix=".sh")
+        with os.fdopen(handle, "w") as script:
+            script.write(f"#!/bin/sh\ntrap '' INT\nexec {shlex.quote(sys.executable)} \"$@\"\n")
+        Path(path).chmod(0o700)
+        atexit.register(Path(path).unlink, missing_ok=True)
+        _SPAWN_WRAPPER = path
+    multiprocessing.spawn.set_executable(_SPAWN_WRAPPER)
+
+
+_SPAWN_WRAPPER: str | None = None
 
 
 def check_factory(target: str) -> Callable[[], Any]:

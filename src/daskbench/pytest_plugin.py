@@ -62,6 +62,7 @@ _benchmark_key = pytest.StashKey["Benchmark"]()
 _reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
 _started_key = pytest.StashKey[datetime]()
 _executions_key = pytest.StashKey[list["_Execution"]]()
+_current_key = pytest.StashKey["pytest.Item | None"]()  # the benchmark running, until recorded
 
 
 class BenchmarkTimeout(Exception):
@@ -158,10 +159,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
-        dsession = _session(session.config)
-        if dsession.interrupted_by is None and dsession.fatal_error is None:
-            dsession.interrupted_by = "SIGINT"
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        return
+    dsession = _session(session.config)
+    if dsession.interrupted_by is None and dsession.fatal_error is None:
+        dsession.interrupted_by = "SIGINT"
+    item = session.config.stash.get(_current_key, None)
+    if item is not None and dsession.interrupted_by is not None:
+        # The benchmark the signal cut short: its finished executions are kept, and the
+        # interruption is recorded, so that every benchmark started has a result.
+        _record(item, item.stash.get(_reports_key, {}), interrupted=dsession.interrupted_by)
 
 
 def _session(config: pytest.Config) -> Session:
@@ -339,6 +346,7 @@ def _alarm(seconds: float) -> Iterator[None]:
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     if is_benchmark(item):
         item.stash[_started_key] = utcnow()
+        item.config.stash[_current_key] = item
         _session(item.config).reporter.on_start(benchmark_name(item), _repeat_index(item))
     return (yield)
 
@@ -451,9 +459,17 @@ def _outcome(
     return Outcome.PASSED, None
 
 
-def _record(item: pytest.Item, reports: dict[str, pytest.TestReport]) -> None:
+def _record(
+    item: pytest.Item, reports: dict[str, pytest.TestReport], *, interrupted: str | None = None
+) -> None:
     """Store every measured execution of the item, then its failure if it had one."""
-    outcome, error = _outcome(item, reports)
+    item.config.stash[_current_key] = None
+    outcome: Outcome
+    error: str | None
+    if interrupted is not None:
+        outcome, error = Outcome.ERROR, f"interrupted ({interrupted}) during this benchmark"
+    else:
+        outcome, error = _outcome(item, reports)
     session = _session(item.config)
     test, repeat, path = benchmark_name(item), _repeat_index(item), _strip_repeat(item.nodeid)
     executions = item.stash.get(_executions_key, [])

@@ -270,7 +270,9 @@ def test_order_file_reverse_random(tmp_path: Path) -> None:
 
 SLOW = textwrap.dedent(
     """
+    import os
     import time
+    from pathlib import Path
 
 
     def test_a_quick(client, benchmark):
@@ -280,6 +282,7 @@ SLOW = textwrap.dedent(
 
     def test_b_forever(client, benchmark):
         with benchmark():
+            Path(os.environ["INSIDE"]).touch()
             time.sleep(600)
     """
 )
@@ -288,6 +291,7 @@ SLOW = textwrap.dedent(
 def _run_until_second_benchmark(tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
     _write(tmp_path, "test_slow.py", SLOW)
     db_path = tmp_path / "x.db"
+    inside = tmp_path / "inside"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -299,6 +303,7 @@ def _run_until_second_benchmark(tmp_path: Path) -> tuple[subprocess.Popen[str], 
             f"sqlite:///{db_path}",
             *LOCAL,
         ],
+        env={**os.environ, "INSIDE": str(inside)},
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -306,13 +311,9 @@ def _run_until_second_benchmark(tmp_path: Path) -> tuple[subprocess.Popen[str], 
         start_new_session=True,  # a process group of its own, like a CI job
     )
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        if db_path.exists():
-            with open_store(f"sqlite:///{db_path}") as store:
-                if store.results():
-                    break
-    time.sleep(3)  # into the endless block
+    while not inside.exists() and time.monotonic() < deadline:  # in the endless block
+        time.sleep(0.5)
+    time.sleep(1)
     return proc, db_path
 
 
@@ -338,7 +339,12 @@ def test_signals_keep_finished_results(tmp_path: Path, sig: signal.Signals, code
         results = store.results()
     assert run.status is RunStatus.INTERRUPTED
     assert run.finished_at is not None
-    assert [(r.test, r.outcome) for r in results][:1] == [("test_a_quick", Outcome.PASSED)]
+    # Every benchmark that started has a result: the one cut short says so.
+    assert [(r.test, r.outcome) for r in results] == [
+        ("test_a_quick", Outcome.PASSED),
+        ("test_b_forever", Outcome.ERROR),
+    ]
+    assert results[1].error == f"interrupted ({sig.name}) during this benchmark"
 
 
 def test_logs_say_what_runs(tmp_path: Path) -> None:
