@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from daskbench.cluster import HEALTH_TIMEOUT
 from daskbench.errors import ConfigError
 
 __all__ = [
@@ -37,11 +38,13 @@ __all__ = [
     "DB",
     "DB_ENV",
     "DB_REQUIRED",
+    "EXECUTION",
     "FAIL_ON_REGRESSION",
     "KEYWORD",
     "MARKEXPR",
     "METRICS",
     "OPTIONS",
+    "ORDERS",
     "REPEAT",
     "RESET",
     "SCALE",
@@ -60,6 +63,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 SCALES = ("ci", "small", "large")
+ORDERS = ("file", "reverse", "random")
 #: The history database of every command that takes ``--db`` without naming one; how
 #: ``daskbench ab`` hands the URL to its child runs without putting it on a command line.
 DB_ENV = "DASKBENCH_DB"
@@ -155,6 +159,38 @@ TIMEOUT = OptionSpec(
     "timeout", float, 1800.0, "seconds before a benchmark is stopped as timed out (0: never)"
 )
 
+WARMUP = OptionSpec(
+    "warmup",
+    int,
+    1,
+    "unmeasured executions of each benchmark before the measured one(s), in the same "
+    "cluster state (0: none)",
+)
+MIN_TIME = OptionSpec(
+    "min-time",
+    float,
+    0.0,
+    "execute a benchmark's block again (each a value) until the measured time of the "
+    "round reaches this many seconds (0: once per round)",
+)
+ORDER = OptionSpec(
+    "order",
+    str,
+    "file",
+    "order of the benchmarks within a round (random: a new permutation each round)",
+    ORDERS,
+)
+SEED = OptionSpec("seed", int, None, "seed of --order random (default: chosen and stored)")
+HEALTH = OptionSpec(
+    "health-timeout",
+    float,
+    HEALTH_TIMEOUT,
+    "seconds to wait for lost workers to come back before a benchmark is recorded as an "
+    "error (degraded cluster)",
+)
+#: How each benchmark executes within a round (``ab`` passes them on to every run).
+EXECUTION = (WARMUP, MIN_TIME, ORDER, SEED, HEALTH)
+
 #: The options of one run, shared by ``daskbench run`` and ``pytest --daskbench-*``.
 OPTIONS: tuple[OptionSpec, ...] = (
     DB,
@@ -166,6 +202,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     DATA_DIR,
     RESET,
     TIMEOUT,
+    *EXECUTION,
 )
 
 # Selection (the CLI's; pytest has its own -k/-m and paths).

@@ -9,6 +9,7 @@ written); never a traceback. Options shared between commands are declared once i
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from daskbench._options import (
 )
 from daskbench._secrets import mask_command, mask_text, mask_url
 from daskbench.errors import CollectionError, ConfigError, DaskbenchError, ExitCode
+from daskbench.models import FAILED_OUTCOMES
 
 __all__ = ["cli", "main"]
 
@@ -132,24 +134,38 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
     """Run benchmarks (default: the shipped suite) and record every result."""
     import pytest
 
+    from daskbench.cluster import check_factory
     from daskbench.pytest_plugin import SessionPlugin
-    from daskbench.report._terminal import LiveReporter, summary_table
+    from daskbench.report._terminal import make_reporter, summary_table
     from daskbench.session import Session, SessionOptions
+    from daskbench.store import check_store
 
-    console = Console(stderr=False)
-    args = _pytest_args(paths, keyword, markexpr)
+    # pytest captures file descriptor 1 while benchmarks run; progress goes to a duplicate
+    # of it, so that it reaches the terminal or the CI log as it happens.
+    console = Console(file=os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1))
     options = SessionOptions.from_values(
         values,
         command=mask_command(["daskbench", *sys.argv[1:]]),
         bench_paths=tuple(p.split("::")[0] for p in paths),
     )
-    with LiveReporter(console) as reporter:
+    args = _pytest_args(paths, keyword, markexpr)
+    # Everything that can be checked without side effects is checked before anything is
+    # created: the database is only written once the cluster is up (exit 2 = nothing written).
+    check_store(options.db)
+    if options.cluster.kind == "factory":
+        check_factory(options.cluster.target)
+    with make_reporter(console) as reporter:
         session = Session(options, reporter=reporter)
         try:
-            session.open_store()  # a bad --db fails before any cluster starts
             code = _run_pytest(args, [SessionPlugin(session)])
         finally:
             session.close()
+    if session.unsaved_path is not None:
+        console.print(
+            f"[red]{len(session.unsaved)} result(s) could not be stored[/]; they were written "
+            f"to {escape(str(session.unsaved_path))} (same fields as `daskbench export`)",
+            highlight=False,
+        )
     if session.collection_errors:
         for line in session.collection_errors:
             console.print(f"[red]collection error[/] {escape(line)}", highlight=False)
@@ -157,18 +173,22 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
             f"{len(session.collection_errors)} collection error(s); nothing was run"
         )
     if session.fatal_error is not None:
+        if not session.run_started:
+            raise session.fatal_error  # nothing was written: its own exit code (2)
+        # The run stopped part way: what finished is stored; the run failed.
         if session.results:
             console.print(summary_table(session.results, title="finished before the error"))
-        raise session.fatal_error
-    if code == pytest.ExitCode.INTERRUPTED:
+        click.echo(f"daskbench: error: {mask_text(str(session.fatal_error))}", err=True)
+        return ExitCode.FAILED
+    if session.interrupted_by is not None:
         if session.results:
             console.print(summary_table(session.results, title="finished before the interrupt"))
         click.echo(
-            f"daskbench: interrupted; {len(session.results)} finished result(s) are stored in "
-            f"{mask_url(options.db)}",
+            f"daskbench: interrupted ({session.interrupted_by}); {len(session.results)} "
+            f"finished result(s) are stored in {mask_url(options.db)}",
             err=True,
         )
-        return ExitCode.INTERRUPTED
+        return ExitCode.TERMINATED if session.interrupted_by == "SIGTERM" else ExitCode.INTERRUPTED
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise ConfigError(f"pytest could not run the benchmarks (exit code {code})")
     if not session.results:
@@ -179,7 +199,7 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
         summary_table(session.results, title=f"run {run_id} · label {escape(options.label)}")
     )
     for r in session.results:
-        if r.error and r.outcome.value in ("failed", "error", "timeout"):
+        if r.error and r.outcome in FAILED_OUTCOMES:
             last = r.error.strip().splitlines()[0] if r.error.strip() else ""
             console.print(
                 f"[red]{r.outcome.value}[/] {escape(r.test)} "

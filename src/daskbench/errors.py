@@ -7,6 +7,7 @@ line and exits with that code, never a traceback::
     DaskbenchError               exit 2 unless noted
     ├── ConfigError          bad option, spec file or URL
     ├── ClusterError         the cluster could not be created or reached
+    │   └── DegradedClusterError  fewer workers/threads/memory than the run started with
     ├── StoreError           the history database cannot be opened, migrated or written
     │   └── NotFoundError    a run, result or label that does not exist
     ├── StatsInputError      NaN/inf, empty or otherwise unusable samples (also a ValueError)
@@ -36,6 +37,7 @@ __all__ = [
     "CollectionError",
     "ConfigError",
     "DaskbenchError",
+    "DegradedClusterError",
     "ExitCode",
     "Interrupted",
     "NotFoundError",
@@ -84,6 +86,13 @@ class ConfigError(DaskbenchError):
 
 class ClusterError(DaskbenchError):
     """A cluster could not be created, reached or reset."""
+
+
+class DegradedClusterError(ClusterError):
+    """The cluster lost workers (or threads, or memory) and could not be restored in time.
+
+    A benchmark that meets this is recorded as an ``error``, never measured.
+    """
 
 
 class StoreError(DaskbenchError):

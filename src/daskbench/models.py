@@ -30,7 +30,17 @@ from typing import Any
 
 from daskbench.errors import ConfigError
 
-__all__ = ["Ack", "Environment", "Measurement", "Outcome", "Result", "Run", "utcnow"]
+__all__ = [
+    "FAILED_OUTCOMES",
+    "Ack",
+    "Environment",
+    "Measurement",
+    "Outcome",
+    "Result",
+    "Run",
+    "RunStatus",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -51,6 +61,19 @@ class Outcome(StrEnum):
     ERROR = "error"  # setup or teardown failed (e.g. data generation, cluster reset)
     SKIPPED = "skipped"
     TIMEOUT = "timeout"
+
+
+#: Outcomes that make a run fail (exit 1): the benchmark itself or its set-up went wrong.
+FAILED_OUTCOMES = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT})
+
+
+class RunStatus(StrEnum):
+    """How a run ended. ``None`` on a :class:`Run` means unknown (stored before revision 0003)."""
+
+    RUNNING = "running"  # started, not finished (or the process died without a word)
+    COMPLETED = "completed"  # every selected benchmark was attempted
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C or SIGTERM; finished results are kept
+    STOPPED = "stopped"  # stopped by an error (cluster lost, store failure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +171,11 @@ class Run:
     scale: str = "ci"
     command: str = ""
     environment: Environment = field(default_factory=Environment)
+    status: RunStatus | None = None
 
     def __post_init__(self) -> None:
+        if self.status is not None:
+            object.__setattr__(self, "status", RunStatus(self.status))
         if not self.id:
             raise ConfigError("Run.id must be a non-empty string")
         if not self.label:
@@ -165,7 +191,12 @@ class Run:
 
 @dataclass(frozen=True)
 class Result:
-    """One execution of one benchmark in one round of a run."""
+    """One execution of one benchmark in one round of a run.
+
+    ``repeat`` is the round; ``execution`` numbers the measured executions of one round
+    (more than one with ``--min-time``). ``workers`` and ``threads`` are the cluster's shape
+    when the execution ran (None when unknown, e.g. imported results).
+    """
 
     run_id: str
     test: str
@@ -177,12 +208,23 @@ class Result:
     error: str | None = None
     path: str = ""
     id: int | None = None
+    execution: int = 0
+    workers: int | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if not self.test:
             raise ConfigError(f"Result.test must be a non-empty string (run {self.run_id})")
         if self.repeat < 0:
             raise ConfigError(f"Result.repeat must be >= 0, got {self.repeat} for {self.test}")
+        if self.execution < 0:
+            raise ConfigError(
+                f"Result.execution must be >= 0, got {self.execution} for {self.test}"
+            )
+        for name in ("workers", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"Result.{name} must be >= 0, got {value} for {self.test}")
         object.__setattr__(self, "outcome", Outcome(self.outcome))
         object.__setattr__(self, "measurements", tuple(self.measurements))
         _require_aware("Result.started_at", self.started_at)

@@ -13,12 +13,15 @@ fixture. A benchmark is a test that uses ``benchmark``::
 
 from __future__ import annotations
 
+import inspect
 import io
 import re
 import signal
 import sys
+import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -28,15 +31,15 @@ import pytest
 
 from daskbench._options import OPTIONS, add_options
 from daskbench._secrets import mask_command
-from daskbench.errors import BenchmarkError, DaskbenchError
-from daskbench.models import Outcome, utcnow
-from daskbench.session import Session, SessionOptions
+from daskbench.errors import BenchmarkError, DaskbenchError, DegradedClusterError
+from daskbench.models import Measurement, Outcome, Result, utcnow
+from daskbench.session import Session, SessionOptions, order_round
 
 if TYPE_CHECKING:
     from daskbench.cluster import ClusterHandle
     from daskbench.measure import Benchmark
 
-__all__ = ["BenchmarkTimeout", "SessionPlugin"]
+__all__ = ["BenchmarkTimeout", "SessionPlugin", "Terminated"]
 
 MARKERS = {
     "dataframe": "dask.dataframe workloads",
@@ -54,13 +57,31 @@ _REPEAT_ID = re.compile(r"(\[|-)rep\d+\]$")
 
 _session_key = pytest.StashKey[Session]()
 _owns_session_key = pytest.StashKey[bool]()
+_sigterm_key = pytest.StashKey[Any]()
 _benchmark_key = pytest.StashKey["Benchmark"]()
 _reports_key = pytest.StashKey[dict[str, pytest.TestReport]]()
 _started_key = pytest.StashKey[datetime]()
+_executions_key = pytest.StashKey[list["_Execution"]]()
+_current_key = pytest.StashKey["pytest.Item | None"]()  # the benchmark running, until recorded
 
 
 class BenchmarkTimeout(Exception):
     """Raised inside a benchmark that ran longer than ``--timeout``."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI sends on cancel), handled like Ctrl-C: finished results are kept."""
+
+
+@dataclass(frozen=True)
+class _Execution:
+    """One completed measured execution, waiting to be recorded at teardown."""
+
+    started_at: datetime
+    finished_at: datetime
+    measurements: tuple[Measurement, ...]
+    workers: int | None
+    threads: int | None
 
 
 class SessionPlugin:
@@ -93,6 +114,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(group.addoption, prefix="daskbench-")
 
 
+def _handle_sigterm(config: pytest.Config) -> None:
+    """Turn SIGTERM into an interrupt pytest understands, remembering which signal it was."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # someone else handles it
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        _session(config).interrupted_by = "SIGTERM"
+        raise Terminated("terminated (SIGTERM)")
+
+    config.stash[_sigterm_key] = signal.signal(signal.SIGTERM, terminate)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
@@ -100,6 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if provided is not None:
         config.stash[_session_key] = provided.session
         config.stash[_owns_session_key] = False
+        _handle_sigterm(config)
         return
     values = {spec.dest: config.getoption(f"daskbench_{spec.dest}") for spec in OPTIONS}
     try:
@@ -110,12 +146,29 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_session_key] = Session(options)
     config.stash[_owns_session_key] = True
+    _handle_sigterm(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(_sigterm_key, None)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
     session = config.stash.get(_session_key, None)
     if session is not None and config.stash.get(_owns_session_key, False):
         session.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        return
+    dsession = _session(session.config)
+    if dsession.interrupted_by is None and dsession.fatal_error is None:
+        dsession.interrupted_by = "SIGINT"
+    item = session.config.stash.get(_current_key, None)
+    if item is not None and dsession.interrupted_by is not None:
+        # The benchmark the signal cut short: its finished executions are kept, and the
+        # interruption is recorded, so that every benchmark started has a result.
+        _record(item, item.stash.get(_reports_key, {}), interrupted=dsession.interrupted_by)
 
 
 def _session(config: pytest.Config) -> Session:
@@ -160,9 +213,25 @@ def pytest_collection_modifyitems(
 ) -> None:
     # Stable sort by round: all benchmarks once, then all again (never back to back), so
     # slow drift of the machine is spread over every benchmark instead of hitting one.
-    items.sort(key=_repeat_index)
+    # Within a round, --order decides (a check that no benchmark depends on its
+    # predecessors: the same run in another order must give the same numbers).
     dsession = _session(config)
-    names = list(dict.fromkeys(benchmark_name(i) for i in items if is_benchmark(i)))
+    rounds: dict[int, list[pytest.Item]] = {}
+    for item in items:
+        rounds.setdefault(_repeat_index(item), []).append(item)
+    ordered = []
+    for index in sorted(rounds):
+        members = rounds[index]
+        names = [item.nodeid for item in members]
+        positions = order_round(names, dsession.options.order, dsession.seed, index)
+        ordered += [members[i] for i in positions]
+    items[:] = ordered
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # After every plugin (-k, -m included) has deselected what it deselects.
+    dsession = _session(session.config)
+    names = list(dict.fromkeys(benchmark_name(i) for i in session.items if is_benchmark(i)))
     dsession.reporter.on_collected(names, dsession.options.repeat)
 
 
@@ -183,7 +252,7 @@ def _fatal(session: Session, exc: DaskbenchError) -> NoReturn:
     # Without a working cluster every further benchmark would fail the same way: stop the
     # run, keep what finished, and let the caller report this one error.
     session.fatal_error = exc
-    pytest.exit(f"daskbench: {exc}", returncode=3)
+    pytest.exit(f"daskbench: {exc}", returncode=pytest.ExitCode.INTERNAL_ERROR)
 
 
 def _cluster_or_exit(session: Session) -> ClusterHandle:
@@ -222,10 +291,17 @@ def cluster(daskbench_session: Session) -> Any:
 
 @pytest.fixture
 def client(daskbench_session: Session) -> Any:
-    """A ``distributed.Client`` on the session's cluster, reset before each benchmark."""
-    handle = _cluster_or_exit(daskbench_session)
+    """A ``distributed.Client`` on the session's cluster, reset before each benchmark.
+
+    The cluster has the shape the run started with (else the benchmark is an error).
+    """
+    _cluster_or_exit(daskbench_session)
     try:
-        daskbench_session.reset_cluster()
+        # The run record (and with it the database) is created once the cluster is up.
+        daskbench_session.run  # noqa: B018
+        handle = daskbench_session.prepare_benchmark()
+    except DegradedClusterError:
+        raise  # this benchmark is an error; the next one tries again
     except DaskbenchError as exc:
         _fatal(daskbench_session, exc)
     return handle.client
@@ -241,7 +317,8 @@ def benchmark(request: pytest.FixtureRequest, client: Any, _daskbench_repeat: in
     """``with benchmark(): ...`` measures the block; ``benchmark.record(name, value, unit)``."""
     from daskbench.measure import Benchmark  # imports distributed: only when benchmarking
 
-    bench = Benchmark(client)
+    session = _session(request.config)
+    bench = Benchmark(client, check=session.check_health, isolate=session.options.isolate)
     request.node.stash[_benchmark_key] = bench
     return bench
 
@@ -269,6 +346,7 @@ def _alarm(seconds: float) -> Iterator[None]:
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     if is_benchmark(item):
         item.stash[_started_key] = utcnow()
+        item.config.stash[_current_key] = item
         _session(item.config).reporter.on_start(benchmark_name(item), _repeat_index(item))
     return (yield)
 
@@ -278,11 +356,49 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if not is_benchmark(item):
         return (yield)
     with _alarm(_session(item.config).options.timeout):
-        result = yield
-    bench = item.stash.get(_benchmark_key, None)
-    if bench is not None and not bench.measured:
-        raise BenchmarkError(NOT_MEASURED)
-    return result
+        return (yield)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Execute a benchmark's test function: warm-ups, then measured executions.
+
+    Every execution runs the whole function (preparation, block, checks) in the same
+    process and cluster state; only measured executions keep their measurements.
+    """
+    bench = pyfuncitem.stash.get(_benchmark_key, None)
+    function = pyfuncitem.obj
+    if bench is None or inspect.iscoroutinefunction(function):
+        return None  # not a benchmark: pytest's own implementation runs it
+    plan = _session(pyfuncitem.config).options.plan
+    kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    executions = pyfuncitem.stash.setdefault(_executions_key, [])
+
+    def execute() -> None:
+        bench.new_execution()
+        function(**kwargs)
+        if not bench.measured:
+            raise BenchmarkError(NOT_MEASURED)
+
+    for _ in range(plan.warmup):
+        execute()
+    measured = 0.0
+    while True:
+        started = utcnow()
+        execute()
+        state = bench.cluster_state
+        executions.append(
+            _Execution(
+                started,
+                utcnow(),
+                bench.measurements,
+                state.workers if state is not None else None,
+                state.threads if state is not None else None,
+            )
+        )
+        measured += bench.wall_time
+        if not plan.more(len(executions), measured):
+            return True
 
 
 @pytest.hookimpl(wrapper=True)
@@ -295,6 +411,9 @@ def pytest_runtest_makereport(
         reports[report.when] = report
         if call.excinfo is not None and call.excinfo.errisinstance(BenchmarkTimeout):
             report.daskbench_timeout = True  # type: ignore[attr-defined]
+        if call.excinfo is not None and call.excinfo.errisinstance(DegradedClusterError):
+            # The cluster's fault, not the code's: an error whose reason is the message.
+            report.daskbench_degraded = str(call.excinfo.value)  # type: ignore[attr-defined]
         if report.when == "teardown":
             _record(item, reports)
     return report
@@ -319,6 +438,10 @@ def _outcome(
     item: pytest.Item, reports: dict[str, pytest.TestReport]
 ) -> tuple[Outcome, str | None]:
     setup, call, teardown = (reports.get(w) for w in ("setup", "call", "teardown"))
+    for report in (setup, call):
+        degraded = getattr(report, "daskbench_degraded", None)
+        if degraded:
+            return Outcome.ERROR, f"{degraded}\n\n{report.longreprtext}"  # type: ignore[union-attr]
     if setup is not None and setup.failed:
         return Outcome.ERROR, _error_text(setup)
     if setup is not None and setup.skipped:
@@ -331,27 +454,64 @@ def _outcome(
         return Outcome.FAILED, _error_text(call)
     if teardown is not None and teardown.failed:
         return Outcome.ERROR, _error_text(teardown)
-    bench = item.stash.get(_benchmark_key, None)
-    if bench is None or not bench.measured:
+    if not item.stash.get(_executions_key, []):
         return Outcome.FAILED, NOT_MEASURED
     return Outcome.PASSED, None
 
 
-def _record(item: pytest.Item, reports: dict[str, pytest.TestReport]) -> None:
-    outcome, error = _outcome(item, reports)
-    bench = item.stash.get(_benchmark_key, None)
+def _record(
+    item: pytest.Item, reports: dict[str, pytest.TestReport], *, interrupted: str | None = None
+) -> None:
+    """Store every measured execution of the item, then its failure if it had one."""
+    item.config.stash[_current_key] = None
+    outcome: Outcome
+    error: str | None
+    if interrupted is not None:
+        outcome, error = Outcome.ERROR, f"interrupted ({interrupted}) during this benchmark"
+    else:
+        outcome, error = _outcome(item, reports)
     session = _session(item.config)
+    test, repeat, path = benchmark_name(item), _repeat_index(item), _strip_repeat(item.nodeid)
+    executions = item.stash.get(_executions_key, [])
+    stored: list[Result] = []
     try:
-        session.record(
-            test=benchmark_name(item),
-            repeat=_repeat_index(item),
-            outcome=outcome,
-            started_at=item.stash.get(_started_key, utcnow()),
-            finished_at=utcnow(),
-            measurements=bench.measurements if bench is not None else (),
-            error=error,
-            path=_strip_repeat(item.nodeid),
-        )
+        for index, done in enumerate(executions):
+            # A completed execution was measured on the whole cluster: it keeps its values
+            # even when a later execution of the same round fails.
+            stored.append(
+                session.record(
+                    test=test,
+                    repeat=repeat,
+                    outcome=Outcome.PASSED,
+                    started_at=done.started_at,
+                    finished_at=done.finished_at,
+                    measurements=done.measurements,
+                    path=path,
+                    execution=index,
+                    workers=done.workers,
+                    threads=done.threads,
+                )
+            )
+        if outcome is not Outcome.PASSED:
+            state = session.last_state
+            stored.append(
+                session.record(
+                    test=test,
+                    repeat=repeat,
+                    outcome=outcome,
+                    started_at=item.stash.get(_started_key, utcnow()),
+                    finished_at=utcnow(),
+                    error=error,
+                    path=path,
+                    execution=len(executions),
+                    workers=state.workers if state is not None else None,
+                    threads=state.threads if state is not None else None,
+                )
+            )
     except DaskbenchError as exc:
-        # A store failure must stop the run loudly rather than lose results silently.
-        pytest.exit(f"daskbench: {exc}", returncode=3)
+        # A store failure stops the run: the CLI reports it with its cause, and results
+        # that could not be stored are written to a file rather than lost.
+        session.fatal_error = exc
+        pytest.exit(f"daskbench: {exc}", returncode=pytest.ExitCode.INTERNAL_ERROR)
+    finally:
+        session.reporter.on_finish(test, repeat, stored)

@@ -1,4 +1,4 @@
-"""A run of the suite: options, store, cluster, repeats. No pytest import.
+"""A run of the suite: options, store, cluster, rounds, executions. No pytest import.
 
 The pytest plugin maps fixtures and hooks onto a :class:`Session`; the ``daskbench`` CLI
 builds one directly so that bad options fail before pytest starts::
@@ -8,12 +8,18 @@ builds one directly so that bad options fail before pytest starts::
     >>> session.open_store().url
     'memory://'
     >>> session.close()
+
+Per benchmark and round the session prescribes (:class:`ExecutionPlan`): restart the
+workers, wait until the cluster has its starting shape (the health gate), execute the block
+``warmup`` times unmeasured, then measured until the round's measured time reaches
+``min_time`` (at least once). Every measured execution is one :class:`Result`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import sys
 from collections.abc import Iterable, Sequence
@@ -22,15 +28,37 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from daskbench._options import SCALES, default_data_dir
-from daskbench.cluster import ClusterHandle, ClusterSpec, open_cluster
+from daskbench._options import ORDERS, SCALES, default_data_dir
+from daskbench._secrets import mask_text
+from daskbench.cluster import (
+    HEALTH_TIMEOUT,
+    ClusterHandle,
+    ClusterSpec,
+    ClusterState,
+    open_cluster,
+)
 from daskbench.environment import collect_environment
-from daskbench.errors import ConfigError, DaskbenchError
-from daskbench.models import Measurement, Outcome, Result, Run, utcnow
+from daskbench.errors import (
+    ClusterError,
+    ConfigError,
+    DaskbenchError,
+    DegradedClusterError,
+    StoreError,
+)
+from daskbench.models import (
+    FAILED_OUTCOMES,
+    Measurement,
+    Outcome,
+    Result,
+    Run,
+    RunStatus,
+    utcnow,
+)
 from daskbench.store import Store, open_store
 
 __all__ = [
     "RUN_EXTRA_ENV",
+    "ExecutionPlan",
     "NullReporter",
     "Reporter",
     "Session",
@@ -41,6 +69,10 @@ __all__ = [
 
 _MAX_ERROR_CHARS = 20_000
 RUN_EXTRA_ENV = "DASKBENCH_RUN_EXTRA"
+#: Diagnostics only (perf/isolation.py): ``off`` disables the isolation of measurements.
+ISOLATION_ENV = "DASKBENCH_ISOLATION"
+#: Consecutive benchmarks that met a degraded cluster before the run stops.
+MAX_DEGRADED_IN_A_ROW = 3
 
 
 def run_extra_from_env() -> dict[str, Any]:
@@ -68,6 +100,35 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 @dataclass(frozen=True)
+class ExecutionPlan:
+    """How often one benchmark's block runs per round.
+
+    >>> plan = ExecutionPlan(warmup=1, min_time=1.0)
+    >>> plan.more(1, 0.3), plan.more(4, 1.2)
+    (True, False)
+    >>> ExecutionPlan(warmup=0, min_time=0.0).more(1, 0.01)
+    False
+    """
+
+    warmup: int = 1
+    min_time: float = 0.0
+    #: Bound on measured executions per round, whatever ``min_time`` asks for.
+    max_executions: int = 100
+
+    def __post_init__(self) -> None:
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ConfigError(f"--warmup must be an integer >= 0, got {self.warmup!r}")
+        if not self.min_time >= 0:  # also refuses NaN
+            raise ConfigError(f"--min-time must be >= 0 seconds, got {self.min_time!r}")
+        if self.max_executions < 1:
+            raise ConfigError(f"max_executions must be >= 1, got {self.max_executions}")
+
+    def more(self, done: int, measured_seconds: float) -> bool:
+        """Whether another measured execution follows ``done`` of them."""
+        return done < self.max_executions and measured_seconds < self.min_time
+
+
+@dataclass(frozen=True)
 class SessionOptions:
     """Validated options of one run; errors name the option and the value."""
 
@@ -79,8 +140,14 @@ class SessionOptions:
     data_dir: str = field(default_factory=default_data_dir)
     reset: str = "restart"
     timeout: float = 1800.0
+    warmup: int = 1
+    min_time: float = 0.0
+    order: str = "file"
+    seed: int | None = None
+    health_timeout: float = HEALTH_TIMEOUT
     command: str = ""
     bench_paths: tuple[str, ...] = ()
+    isolate: bool = field(default_factory=lambda: os.environ.get(ISOLATION_ENV) != "off")
 
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
@@ -95,6 +162,17 @@ class SessionOptions:
             raise ConfigError(f"--timeout must be >= 0 seconds, got {self.timeout}")
         if not self.db:
             raise ConfigError("--db must not be empty")
+        if self.order not in ORDERS:
+            raise ConfigError(f"--order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        if self.seed is not None and self.order != "random":
+            raise ConfigError("--seed applies only to --order random")
+        if not self.health_timeout >= 0:
+            raise ConfigError(f"--health-timeout must be >= 0 seconds, got {self.health_timeout}")
+        self.plan  # noqa: B018 - validates --warmup and --min-time
+
+    @property
+    def plan(self) -> ExecutionPlan:
+        return ExecutionPlan(warmup=self.warmup, min_time=float(self.min_time))
 
     @classmethod
     def from_values(cls, values: dict[str, Any], **fixed: Any) -> SessionOptions:
@@ -107,14 +185,33 @@ class SessionOptions:
         return cls(cluster=cluster, **given, **fixed)
 
 
+def order_round(tests: Sequence[str], order: str, seed: int, round_index: int) -> list[int]:
+    """Positions of ``tests`` in the order one round runs them.
+
+    ``random`` draws a new permutation for every round from ``(seed, round)``, so a run
+    can be reproduced exactly with the stored seed.
+
+    >>> order_round(["a", "b", "c"], "reverse", 0, 0)
+    [2, 1, 0]
+    >>> order_round(["a", "b", "c"], "random", 7, 1) == order_round(["a", "b", "c"], "random", 7, 1)
+    True
+    """
+    positions = list(range(len(tests)))
+    if order == "reverse":
+        positions.reverse()
+    elif order == "random":
+        random.Random(f"{seed}-{round_index}").shuffle(positions)
+    return positions
+
+
 class Reporter(Protocol):
-    """Progress callbacks (the CLI shows them live; plain pytest uses none)."""
+    """Progress callbacks (the CLI shows them; plain pytest uses none)."""
 
     def on_collected(self, tests: Sequence[str], repeat: int) -> None: ...
 
     def on_start(self, test: str, repeat: int) -> None: ...
 
-    def on_result(self, result: Result) -> None: ...
+    def on_finish(self, test: str, repeat: int, results: Sequence[Result]) -> None: ...
 
 
 class NullReporter:
@@ -124,7 +221,7 @@ class NullReporter:
     def on_start(self, test: str, repeat: int) -> None:
         pass
 
-    def on_result(self, result: Result) -> None:
+    def on_finish(self, test: str, repeat: int, results: Sequence[Result]) -> None:
         pass
 
 
@@ -144,10 +241,24 @@ class Session:
         self._owns_store = store is None
         self._cluster: ClusterHandle | None = None
         self._run: Run | None = None
+        self.seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
         self.results: list[Result] = []
         self.collection_errors: list[str] = []
-        #: An error that stopped the whole run (no cluster, lost workers), if any.
+        #: An error that stopped the whole run (no cluster, lost workers, store), if any.
         self.fatal_error: DaskbenchError | None = None
+        #: The signal that interrupted the run ("SIGINT", "SIGTERM"), if any.
+        self.interrupted_by: str | None = None
+        #: Results the store refused (written to a JSON file at close, never lost).
+        self.unsaved: list[Result] = []
+        self.unsaved_path: Path | None = None
+        #: The cluster's shape when it was last checked (stored with each result).
+        self.last_state: ClusterState | None = None
+        self._degraded_in_a_row = 0
+
+    @property
+    def run_started(self) -> bool:
+        """Whether the run record exists (from then on, something was written)."""
+        return self._run is not None
 
     # -- resources, opened lazily so plain pytest users pay nothing --------------------
     def open_store(self) -> Store:
@@ -161,9 +272,45 @@ class Session:
             self._cluster = open_cluster(self.options.cluster)
         return self._cluster
 
-    def reset_cluster(self) -> None:
-        if self.options.reset == "restart":
-            self.cluster.reset()
+    def prepare_benchmark(self) -> ClusterHandle:
+        """Before each benchmark: restart the workers and wait for the starting shape.
+
+        DegradedClusterError (the benchmark is an error) when the shape cannot be restored;
+        after :data:`MAX_DEGRADED_IN_A_ROW` of those in a row, or when the scheduler cannot be
+        reached at all, the error is fatal: the run stops.
+        """
+        handle = self.cluster
+        try:
+            if self.options.reset == "restart":
+                handle.restart()
+            self.last_state = handle.ensure_healthy(self.options.health_timeout)
+            if self.options.isolate:
+                from daskbench.measure import before_benchmark
+
+                before_benchmark(handle.client)
+        except DegradedClusterError as exc:
+            self.last_state = handle.last_seen
+            self._degraded_in_a_row += 1
+            if self._degraded_in_a_row >= MAX_DEGRADED_IN_A_ROW:
+                raise ClusterError(
+                    f"{exc}; {self._degraded_in_a_row} benchmarks in a row met a degraded "
+                    "cluster, stopping the run"
+                ) from None
+            raise
+        self._degraded_in_a_row = 0
+        return handle
+
+    def check_health(self) -> ClusterState:
+        """Before each block: the starting shape, waiting for lost workers but not restoring
+        (a restoration would drop the data the benchmark prepared)."""
+        handle = self.cluster
+        now = self.last_state = handle.wait_for(handle.expected, self.options.health_timeout)
+        problem = now.shortfall(handle.expected)
+        if problem is not None:
+            raise DegradedClusterError(
+                f"degraded cluster: {problem} (the run started with {handle.expected.describe()})"
+            )
+        return now
 
     @property
     def run(self) -> Run:
@@ -178,6 +325,10 @@ class Session:
                 extra={
                     "data_dir": self.options.data_dir,
                     "repeat": self.options.repeat,
+                    "warmup": self.options.warmup,
+                    "min_time": self.options.min_time,
+                    "order": self.options.order,
+                    **({"seed": self.seed} if self.options.order == "random" else {}),
                     **run_extra_from_env(),
                 },
             )
@@ -188,6 +339,7 @@ class Session:
                 scale=self.options.scale,
                 command=self.options.command,
                 environment=env,
+                status=RunStatus.RUNNING,
             )
             self.open_store().add_run(run)
             self._run = run
@@ -207,10 +359,20 @@ class Session:
         measurements: Iterable[Measurement] = (),
         error: str | None = None,
         path: str = "",
+        execution: int = 0,
+        workers: int | None = None,
+        threads: int | None = None,
     ) -> Result:
-        """Store one benchmark execution now (committed: an interrupted run keeps it)."""
-        if error is not None and len(error) > _MAX_ERROR_CHARS:
-            error = "...\n" + error[-_MAX_ERROR_CHARS:]
+        """Store one benchmark execution now (committed: an interrupted run keeps it).
+
+        A store that fails keeps the result in :attr:`unsaved` (written to a file by
+        :meth:`close`) and raises StoreError, which stops the run.
+        """
+        if error is not None:
+            # A benchmark's error may quote a URL with a password or a token: never stored.
+            error = mask_text(error)
+            if len(error) > _MAX_ERROR_CHARS:
+                error = "...\n" + error[-_MAX_ERROR_CHARS:]
         result = Result(
             run_id=self.run.id,
             test=test,
@@ -221,25 +383,54 @@ class Session:
             measurements=tuple(measurements) if outcome is Outcome.PASSED else (),
             error=error,
             path=path,
+            execution=execution,
+            workers=workers,
+            threads=threads,
         )
-        stored = self.open_store().add_result(result)
+        try:
+            stored = self.open_store().add_result(result)
+        except StoreError:
+            self.unsaved.append(result)
+            raise
         self.results.append(stored)
-        self.reporter.on_result(stored)
         return stored
 
     @property
     def failed(self) -> bool:
         """True when a benchmark failed, erred or timed out, or collection failed."""
-        bad = (Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT)
         if self.collection_errors or self.fatal_error is not None:
             return True
-        return any(r.outcome in bad for r in self.results)
+        return any(r.outcome in FAILED_OUTCOMES for r in self.results)
+
+    @property
+    def status(self) -> RunStatus:
+        if self.interrupted_by is not None:
+            return RunStatus.INTERRUPTED
+        if self.fatal_error is not None:
+            return RunStatus.STOPPED
+        return RunStatus.COMPLETED
+
+    def _save_unsaved(self) -> None:
+        if not self.unsaved or self._run is None:
+            return
+        from daskbench.report import records_to_json
+        from daskbench.report._export import result_record
+
+        path = Path(f"daskbench-unsaved-{self._run.id}.json").resolve()
+        records = [result_record(self._run, r) for r in self.unsaved]
+        path.write_text(records_to_json(records), encoding="utf-8")
+        self.unsaved_path = path
 
     def close(self) -> None:
         """Finish the run record and release the cluster and the store. Idempotent."""
         try:
+            self._save_unsaved()
             if self._run is not None and self._store is not None:
-                self._store.finish_run(self._run.id, utcnow())
+                try:
+                    self._store.finish_run(self._run.id, utcnow(), self.status)
+                except StoreError:
+                    if not self.unsaved:  # else: the store already failed, and said why
+                        raise
         finally:
             try:
                 if self._cluster is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from daskbench.cluster import ClusterSpec
+from daskbench.cluster import ClusterSpec, ClusterState
 from daskbench.errors import ConfigError
 from daskbench.models import Measurement, Outcome, utcnow
-from daskbench.session import Session, SessionOptions, new_run_id
+from daskbench.session import ExecutionPlan, Session, SessionOptions, new_run_id, order_round
 from daskbench.store import open_store
 
 
@@ -96,3 +96,65 @@ def test_record_creates_the_run_lazily_and_commits_each_result() -> None:
     assert session.failed
     session.close()
     assert store.get_run(run.id).finished_at is not None
+
+
+# -- executions, order, health: the pure parts ------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"warmup": -1}, "--warmup must be an integer >= 0, got -1"),
+        ({"min_time": -0.5}, "--min-time must be >= 0 seconds, got -0.5"),
+        ({"min_time": float("nan")}, "--min-time must be >= 0 seconds, got nan"),
+        ({"order": "sideways"}, "--order must be one of file, reverse, random"),
+        ({"seed": 3}, "--seed applies only to --order random"),
+        ({"health_timeout": -1.0}, "--health-timeout must be >= 0 seconds"),
+    ],
+)
+def test_bad_execution_options(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SessionOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_execution_plan_runs_until_min_time_within_the_bound() -> None:
+    plan = ExecutionPlan(warmup=2, min_time=1.0, max_executions=5)
+    assert plan.more(1, 0.25)
+    assert not plan.more(4, 1.0)  # reached: the round has its measured second
+    assert not plan.more(5, 0.5)  # bounded, whatever min_time asks for
+    once = ExecutionPlan(warmup=0, min_time=0.0)
+    assert not once.more(1, 0.0)  # the default: one measured execution per round
+
+
+def test_order_round() -> None:
+    tests = [f"t{i}" for i in range(20)]
+    assert order_round(tests, "file", 1, 0) == list(range(20))
+    assert order_round(tests, "reverse", 1, 3) == list(range(19, -1, -1))
+    first, again = order_round(tests, "random", 42, 0), order_round(tests, "random", 42, 0)
+    assert first == again  # reproducible from the stored seed
+    assert sorted(first) == list(range(20))
+    # a new permutation every round, and another seed gives another order
+    assert order_round(tests, "random", 42, 1) != first
+    assert order_round(tests, "random", 43, 0) != first
+
+
+def test_random_order_gets_a_seed_that_is_stored() -> None:
+    session = Session(SessionOptions(db="memory://", order="random"))
+    assert isinstance(session.seed, int)
+    assert Session(SessionOptions(db="memory://", order="random", seed=5)).seed == 5
+
+
+def test_cluster_state_shortfall_names_what_is_missing() -> None:
+    expected = ClusterState(workers=2, threads=4, memory=8 * 2**30)
+    assert expected.shortfall(expected) is None
+    half = ClusterState(workers=1, threads=2, memory=4 * 2**30)
+    assert half.shortfall(expected) == "1 of 2 workers, 2 of 4 threads, 4.00 GiB of 8.00 GiB memory"
+    assert expected.describe() == "2 workers, 4 threads, 8.00 GiB"
+    info = {"workers": {"a": {"nthreads": 2, "memory_limit": 2**30}, "b": {"nthreads": 1}}}
+    assert ClusterState.from_scheduler_info(info) == ClusterState(2, 3, 2**30)
+
+
+def test_memory_limit_below_a_workers_own_needs_is_refused() -> None:
+    with pytest.raises(
+        ConfigError, match=r"--memory-limit 1KiB is below the minimum of 256\.00 MiB"
+    ):
+        ClusterSpec(memory_limit="1KiB")
+    assert ClusterSpec(memory_limit="256MiB").memory_limit == "256MiB"

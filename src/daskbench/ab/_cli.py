@@ -31,6 +31,7 @@ from daskbench._options import (
     COMPARE,
     DB,
     DB_REQUIRED,
+    EXECUTION,
     KEYWORD,
     MARKEXPR,
     OUT_DIR,
@@ -127,6 +128,12 @@ def _child_options(
             SessionOptions.from_values({**given, **spec.cluster}, db="memory://", label=spec.name)
         except ConfigError as exc:
             raise ConfigError(f"{spec.source}: cluster: {exc}") from None
+        try:
+            SessionOptions.from_values(
+                {**given, **spec.cluster, **spec.run}, db="memory://", label=spec.name
+            )
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"{spec.source}: run: {exc}") from None
 
 
 def _finish(
@@ -305,7 +312,7 @@ def _environments(
     help="benchmark file or directory (repeatable) [default: the shipped suite]",
 )
 @click_options(OUT_DIR.but(default="daskbench-out/ab"), defaults=True)
-@click_options(*SIZING, TIMEOUT, RESET)
+@click_options(*SIZING, TIMEOUT, RESET, *EXECUTION)
 @click.option(
     "--env-cache",
     default=None,
@@ -329,6 +336,11 @@ def ab(
     memory_limit: str | None,
     timeout: float | None,
     reset: str | None,
+    warmup: int | None,
+    min_time: float | None,
+    order: str | None,
+    seed: int | None,
+    health_timeout: float | None,
     env_cache: str | None,
     fail_on_regression: bool,
     metrics: tuple[str, ...],
@@ -347,7 +359,16 @@ def ab(
     check_selection(bench_paths, keyword, markexpr)
     out_dir = _out_dir(out)
     parsed = _load_specs(specs, null)
-    shared = {"scale": scale, "timeout": timeout, "reset": reset}
+    run_options: dict[str, object] = {
+        "timeout": timeout,
+        "reset": reset,
+        "warmup": warmup,
+        "min_time": min_time,
+        "order": order,
+        "seed": seed,
+        "health_timeout": health_timeout,
+    }
+    shared = {"scale": scale, **run_options}
     cluster = {
         "workers": workers,
         "threads_per_worker": threads_per_worker,
@@ -376,8 +397,7 @@ def ab(
         markexpr=markexpr,
         cluster_defaults=dict(cluster),
         log_dir=out_dir / "logs",
-        timeout=timeout,
-        reset=reset,
+        run_options=run_options,
     )
     console.print(
         f"experiment {experiment.id}: {len(arms)} environments x {repeat} rounds (ABBA), "

@@ -99,8 +99,9 @@ class Experiment:
     cluster_defaults: dict[str, object] = field(default_factory=dict)
     log_dir: Path | None = None
     id: str = field(default_factory=new_experiment_id)
-    timeout: float | None = None
-    reset: str | None = None
+    #: Options of ``daskbench run`` for every arm (dest -> value; None = not given); a spec's
+    #: own ``run:`` entries override them for its arm.
+    run_options: dict[str, object] = field(default_factory=dict)
     rounds_done: int = 0
     last_error: str = ""
     _worked: set[str] = field(default_factory=set)
@@ -113,10 +114,9 @@ class Experiment:
         for key in ("workers", "threads_per_worker", "memory_limit"):
             if cluster.get(key) is not None:
                 cmd += ["--" + key.replace("_", "-"), str(cluster[key])]
-        if self.timeout is not None:
-            cmd += ["--timeout", str(self.timeout)]
-        if self.reset is not None:
-            cmd += ["--reset", self.reset]
+        for key, value in {**self.run_options, **arm.spec.run}.items():
+            if value is not None:
+                cmd += ["--" + key.replace("_", "-"), str(value)]
         keyword = select_tests_expr(tests, self.keyword) if tests is not None else self.keyword
         if keyword:
             cmd += ["-k", keyword]

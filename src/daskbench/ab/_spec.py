@@ -8,6 +8,12 @@ mapping::
     config: {distributed.scheduler.worker-saturation: 1.1}   # dask config overrides
     cluster: {workers: 2, threads_per_worker: 1, memory_limit: 4GiB}
     env: {SOME_VAR: "1"}                 # environment variables
+    run: {order: reverse, warmup: 2}     # options of its `daskbench run` (see below)
+
+``run`` takes the options of ``daskbench run`` that shape how benchmarks execute
+(``warmup``, ``min_time``, ``order``, ``seed``, ``health_timeout``, ``timeout``, ``reset``),
+overriding what ``daskbench ab`` was given for this environment only: an A/A with
+``run: {order: reverse}`` checks that no benchmark depends on the ones before it.
 
 Validation happens here, before anything is built or run; every error is one line naming
 the file and the field::
@@ -34,8 +40,10 @@ from daskbench.errors import ConfigError
 
 __all__ = ["EnvSpec", "load_spec", "parse_spec"]
 
-_FIELDS = ("name", "packages", "config", "cluster", "env")
+_FIELDS = ("name", "packages", "config", "cluster", "env", "run")
 _CLUSTER_FIELDS = ("workers", "threads_per_worker", "memory_limit")
+#: Run options a spec may set (validated, with the rest, by ``daskbench ab`` up front).
+RUN_FIELDS = ("warmup", "min_time", "order", "seed", "health_timeout", "timeout", "reset")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _Scalar = str | int | float | bool
@@ -50,6 +58,7 @@ class EnvSpec:
     config: dict[str, Any] = field(default_factory=dict)  # flat, dotted keys
     cluster: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)  # run option dest -> value
     source: str = "<spec>"  # the file it came from, for error messages
 
     @property
@@ -67,6 +76,7 @@ class EnvSpec:
             "config": dict(self.config),
             "cluster": dict(self.cluster),
             "env": dict(self.env),
+            "run": dict(self.run),
             "source": self.source,
         }
 
@@ -221,6 +231,24 @@ def _env(value: Any, source: str) -> dict[str, str]:
     return out
 
 
+def _run(value: Any, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _fail(source, "run", f"expected a mapping, got {_type_name(value)} {value!r}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        norm = str(key).replace("-", "_")
+        if norm not in RUN_FIELDS:
+            raise _fail(
+                source, f"run.{key}", f"unknown field (expected one of {', '.join(RUN_FIELDS)})"
+            )
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise _fail(source, f"run.{key}", f"expected a string or number, got {item!r}")
+        out[norm] = item
+    return out
+
+
 def parse_spec(
     data: Any, source: str, *, base: Path | None = None, default_name: str = ""
 ) -> EnvSpec:
@@ -244,6 +272,7 @@ def parse_spec(
         config=_config(data.get("config"), source),
         cluster=_cluster(data.get("cluster"), source),
         env=_env(data.get("env"), source),
+        run=_run(data.get("run"), source),
         source=source,
     )
 

@@ -11,6 +11,11 @@
 Only the block is measured: wall time, cluster-wide worker memory (distributed's
 ``MemorySampler``), and the activity of the tasks submitted inside the block (tagged with a
 ``distributed.spans.span`` and charged by :mod:`._scheduler_plugin`).
+
+The plugin calls the test function several times per round (warm-up executions, then one or
+more measured ones); :meth:`Benchmark.new_execution` resets the object in between. Before
+every block the cluster's health is checked (``check``) and the processes are settled
+(:mod:`._isolation`); a worker lost during the block makes it an error, never a measurement.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -28,8 +33,9 @@ from distributed import Client
 from distributed.diagnostics.memory_sampler import MemorySampler
 from distributed.spans import span
 
-from daskbench.errors import BenchmarkError
-from daskbench.measure import _scheduler_plugin
+from daskbench.cluster import ClusterState
+from daskbench.errors import BenchmarkError, DegradedClusterError
+from daskbench.measure import _isolation, _scheduler_plugin
 from daskbench.metrics import get_metric, register_metric
 from daskbench.models import Measurement
 
@@ -50,6 +56,7 @@ def ensure_plugin(client: Client) -> None:
         return
     # By value: the scheduler may not have daskbench installed (remote clusters).
     cloudpickle.register_pickle_by_value(sys.modules[_scheduler_plugin.__name__])
+    cloudpickle.register_pickle_by_value(sys.modules[_isolation.__name__])
     client.register_plugin(_scheduler_plugin.TaskActivityPlugin())
 
 
@@ -62,10 +69,29 @@ async def _flush_heartbeat(dask_worker: Any) -> None:
 class Benchmark:
     """Measures one block (``with benchmark():``) and collects custom metrics."""
 
-    def __init__(self, client: Client, *, memory_interval: float = DEFAULT_MEMORY_INTERVAL):
+    def __init__(
+        self,
+        client: Client,
+        *,
+        memory_interval: float = DEFAULT_MEMORY_INTERVAL,
+        check: Callable[[], ClusterState] | None = None,
+        isolate: bool = True,
+    ):
         self._client = client
+        self._isolate = isolate
         self._memory_interval = memory_interval
+        self._check = check
         self._measurements: dict[str, Measurement] = {}
+        self._entered = False
+        self._completed = False
+        #: The cluster's shape the last block started on (when a ``check`` is given).
+        self.cluster_state: ClusterState | None = None
+
+    def new_execution(self, client: Client | None = None) -> None:
+        """Forget the previous execution (the plugin calls this before each one)."""
+        if client is not None:
+            self._client = client
+        self._measurements = {}
         self._entered = False
         self._completed = False
 
@@ -104,31 +130,52 @@ class Benchmark:
             raise BenchmarkError("`with benchmark():` may be used only once per benchmark")
         self._entered = True
         client = self._client
+        if self._check is not None:
+            # DegradedClusterError: never measure on half a cluster.
+            self.cluster_state = self._check()
         ensure_plugin(client)
         key = uuid.uuid4().hex
         sampler = MemorySampler()
-        with span(f"daskbench-{key[:12]}") as span_id:
-            client.run_on_scheduler(_scheduler_plugin.start_window, key=key, span_id=span_id)
-            closed = False
-            try:
-                with sampler.sample(
-                    key, client=client, measure="process", interval=self._memory_interval
-                ):
-                    start = time.perf_counter()
-                    with warnings.catch_warnings():
-                        # dask-expr warns that annotations are ignored, but distributed
-                        # still sends the span annotation with the graph: it is honoured.
-                        warnings.filterwarnings(
-                            "ignore", message="Dask annotations .* detected", category=UserWarning
-                        )
-                        yield
-                    elapsed = time.perf_counter() - start
-                client.run(_flush_heartbeat)
-                totals = client.run_on_scheduler(_scheduler_plugin.stop_window, key=key)
-                closed = True
-            finally:
-                if not closed:
-                    self._abandon(key)
+        if self._isolate:
+            _isolation.before_block()
+        try:
+            with span(f"daskbench-{key[:12]}") as span_id:
+                client.run_on_scheduler(
+                    _scheduler_plugin.start_window,
+                    key=key,
+                    span_id=span_id,
+                    freeze=self._isolate,
+                )
+                closed = False
+                try:
+                    with sampler.sample(
+                        key, client=client, measure="process", interval=self._memory_interval
+                    ):
+                        start = time.perf_counter()
+                        with warnings.catch_warnings():
+                            # dask-expr warns that annotations are ignored, but distributed
+                            # still sends the span annotation with the graph: it is honoured.
+                            warnings.filterwarnings(
+                                "ignore",
+                                message="Dask annotations .* detected",
+                                category=UserWarning,
+                            )
+                            yield
+                        elapsed = time.perf_counter() - start
+                    client.run(_flush_heartbeat)
+                    totals = client.run_on_scheduler(_scheduler_plugin.stop_window, key=key)
+                    closed = True
+                finally:
+                    if not closed:
+                        self._abandon(key)
+        finally:
+            if self._isolate:
+                _isolation.after_block()
+        lost = int(totals.get("workers_lost", 0))
+        if lost:
+            raise DegradedClusterError(
+                f"degraded cluster: {lost} worker(s) left during the measured block"
+            )
         self._store(elapsed, sampler.samples[key], totals)
         self._completed = True
 

@@ -8,12 +8,18 @@ A *window* is one measured block. Tasks are charged to a window when their task 
 belongs to the window's span (or a sub-span of it), so data generation before the block
 and stray tasks of other clients are not counted. Per window the plugin sums the durations
 workers report with every finished task (``startstops``: compute, transfer, disk-read,
-disk-write, deserialize), counts finished and erred tasks, and samples the scheduler's own
-CPU time and resident memory.
+disk-write, deserialize), counts finished and erred tasks, counts workers that leave or
+join while the window is open (a block that lost a worker was not measured on the cluster
+it was meant for), and samples the scheduler's own CPU time and resident memory.
+
+Opening a window also freezes the scheduler process's heap (``gc.freeze``) until the window
+closes, so that collections inside the block do not depend on the heap earlier benchmarks
+left behind (see :mod:`._isolation`).
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import deque
 from typing import Any
@@ -42,6 +48,8 @@ class _Window:
         "peak_rss",
         "sampler",
         "span_id",
+        "workers_added",
+        "workers_lost",
     )
 
     def __init__(self, span_id: str, metrics_start: dict[Any, float]) -> None:
@@ -55,6 +63,8 @@ class _Window:
         self.peak_rss = proc.memory_info().rss
         self.metrics_start = metrics_start
         self.sampler: PeriodicCallback | None = None
+        self.workers_lost = 0
+        self.workers_added = 0
 
 
 class TaskActivityPlugin(SchedulerPlugin):
@@ -111,7 +121,20 @@ class TaskActivityPlugin(SchedulerPlugin):
             if action in window.durations:
                 window.durations[action] += ss["stop"] - ss["start"]
 
-    def open_window(self, key: str, span_id: str) -> None:
+    def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
+        for window in self.windows.values():
+            window.workers_lost += 1
+
+    def add_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
+        for window in self.windows.values():
+            window.workers_added += 1
+
+    def restart(self, scheduler: Any, **kwargs: Any) -> None:
+        self._span_owner.clear()
+
+    def open_window(self, key: str, span_id: str, *, freeze: bool = True) -> None:
+        if freeze:
+            gc.freeze()
         if len(self.windows) >= _MAX_WINDOWS:
             oldest = next(iter(self.windows))
             self.close_window(oldest)
@@ -128,6 +151,8 @@ class TaskActivityPlugin(SchedulerPlugin):
         self._span_owner.clear()
 
     def close_window(self, key: str) -> dict[str, Any]:
+        if not self.windows.keys() - {key}:
+            gc.unfreeze()
         window = self.windows.pop(key)
         self._span_owner.clear()
         if window.sampler is not None:
@@ -156,13 +181,15 @@ class TaskActivityPlugin(SchedulerPlugin):
             "fine_serialize_seconds": serialize,
             "scheduler_cpu": times.user + times.system - window.cpu_start,
             "scheduler_peak_memory": window.peak_rss,
+            "workers_lost": window.workers_lost,
+            "workers_added": window.workers_added,
             "closed_at": time.time(),
         }
 
 
-def start_window(dask_scheduler: Any, key: str, span_id: str) -> None:
+def start_window(dask_scheduler: Any, key: str, span_id: str, freeze: bool = True) -> None:
     """Run on the scheduler: open window ``key`` charging tasks of span ``span_id``."""
-    dask_scheduler.plugins[PLUGIN_NAME].open_window(key, span_id)
+    dask_scheduler.plugins[PLUGIN_NAME].open_window(key, span_id, freeze=freeze)
 
 
 def stop_window(dask_scheduler: Any, key: str) -> dict[str, Any]:

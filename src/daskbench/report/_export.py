@@ -16,7 +16,7 @@ from daskbench.metrics import CORE_METRICS
 from daskbench.models import Result, Run
 from daskbench.store import Store
 
-__all__ = ["export_records", "records_to_csv", "records_to_json"]
+__all__ = ["export_records", "records_to_csv", "records_to_json", "result_record"]
 
 _CORE = [m.name for m in CORE_METRICS]
 _FIXED = [
@@ -28,6 +28,9 @@ _FIXED = [
     "test",
     "path",
     "repeat",
+    "execution",
+    "workers",
+    "threads",
     "outcome",
     "error",
     "scale",
@@ -47,7 +50,8 @@ _FIXED = [
 ]
 
 
-def _record(run: Run, result: Result) -> dict[str, Any]:
+def result_record(run: Run, result: Result) -> dict[str, Any]:
+    """The flat export record of one result of ``run``."""
     packages = run.environment.packages
     rec: dict[str, Any] = {
         "run_id": run.id,
@@ -58,6 +62,9 @@ def _record(run: Run, result: Result) -> dict[str, Any]:
         "test": result.test,
         "path": result.path or None,
         "repeat": result.repeat,
+        "execution": result.execution,
+        "workers": result.workers,
+        "threads": result.threads,
         "outcome": result.outcome.value,
         "error": result.error,
         "scale": run.scale,
@@ -93,7 +100,7 @@ def export_records(
     """One flat dict per result, oldest run first."""
     runs = {run_id: store.get_run(run_id)} if run_id else {r.id: r for r in store.runs(label=label)}
     results = store.results(run_id=run_id, label=label)
-    records = [_record(runs[r.run_id], r) for r in results if r.run_id in runs]
+    records = [result_record(runs[r.run_id], r) for r in results if r.run_id in runs]
     # Every record has every field: a custom metric one benchmark did not record is null.
     custom = sorted({k for rec in records for k in rec} - set(_FIXED))
     return [{**rec, **{k: rec.get(k) for k in custom}} for rec in records]

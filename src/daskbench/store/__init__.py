@@ -21,15 +21,16 @@ merge`` and the importers); ``Store.prune`` removes old runs (``daskbench db pru
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
-from daskbench.errors import ConfigError
+from daskbench.errors import ConfigError, StoreError
 from daskbench.models import Ack  # re-exported: it lived here before models.py
 from daskbench.store._base import Store
 from daskbench.store._engine import create_engine, db_errors
 from daskbench.store._memory import MemoryStore
 from daskbench.store._merge import Batch, MergeCounts
-from daskbench.store._migrate import head_revision, read_revision
+from daskbench.store._migrate import head_revision, known_revisions, read_revision
 from daskbench.store._prune import PrunePlan
 from daskbench.store._sql import SqlStore
 from daskbench.store._url import parse_store_url
@@ -41,6 +42,7 @@ __all__ = [
     "MergeCounts",
     "PrunePlan",
     "Store",
+    "check_store",
     "current_revision",
     "head_revision",
     "open_store",
@@ -93,3 +95,31 @@ def current_revision(url: str) -> str | None:
             return read_revision(conn, parsed)
     finally:
         engine.dispose()
+
+
+def check_store(url: str) -> None:
+    """Check, without writing anything, that ``url`` can take a run's results.
+
+    ConfigError for a malformed URL; StoreError for a database that cannot be reached, is
+    not a daskbench database, was written by a newer daskbench, or (SQLite) a file that
+    could not be created. ``daskbench run`` checks this before starting a cluster, and
+    opens (creates) the database only once the cluster is up.
+    """
+    parsed = parse_store_url(url)
+    if parsed.kind == "memory":
+        return
+    if parsed.kind == "sqlite" and not parsed.sqlite_path.exists():
+        existing = parsed.sqlite_path.absolute().parent
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise StoreError(
+                f"cannot create {parsed.sqlite_path}: {existing} is not a writable directory"
+            )
+        return
+    revision = current_revision(url)
+    if revision is not None and revision not in known_revisions():
+        raise StoreError(
+            f"{parsed.display} is at schema revision {revision!r}, unknown to this daskbench "
+            f"(newest known: {head_revision()!r}); upgrade daskbench to use it"
+        )

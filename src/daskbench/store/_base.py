@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
-from daskbench.models import Ack, Environment, Result, Run
+from daskbench.models import Ack, Environment, Result, Run, RunStatus
 
 if TYPE_CHECKING:
     from daskbench.store._merge import Batch, MergeCounts
@@ -42,8 +42,10 @@ class Store(Protocol):
     def add_run(self, run: Run) -> None:
         """Insert a run (its results come later). Raises StoreError if the id exists."""
 
-    def finish_run(self, run_id: str, finished_at: datetime) -> None:
-        """Set ``finished_at`` of an existing run. NotFoundError if unknown."""
+    def finish_run(
+        self, run_id: str, finished_at: datetime, status: RunStatus = RunStatus.COMPLETED
+    ) -> None:
+        """Set ``finished_at`` and ``status`` of an existing run. NotFoundError if unknown."""
 
     def add_result(self, result: Result) -> Result:
         """Insert one result with its measurements, commit, and return it with ``id`` set.

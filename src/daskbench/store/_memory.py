@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Self
 
 from daskbench.errors import ConfigError, NotFoundError, StoreError
-from daskbench.models import Ack, Result, Run
+from daskbench.models import Ack, Result, Run, RunStatus
 from daskbench.store._base import normalize_ack, normalize_result, normalize_run
 from daskbench.store._merge import Batch, MergeCounts, plan_merge
 from daskbench.store._prune import PrunePlan, plan_prune
@@ -59,13 +59,17 @@ class MemoryStore:
             raise StoreError(f"run {run.id!r} already exists in memory://")
         self._runs[run.id] = _normalized(run)
 
-    def finish_run(self, run_id: str, finished_at: datetime) -> None:
+    def finish_run(
+        self, run_id: str, finished_at: datetime, status: RunStatus = RunStatus.COMPLETED
+    ) -> None:
         self._check_open("finish a run", write=True)
         if finished_at.tzinfo is None:
             raise ConfigError(f"finished_at must be timezone-aware, got {finished_at}")
         self._require_run(run_id, "finish a run")
         run = self._runs[run_id]
-        self._runs[run_id] = dataclasses.replace(run, finished_at=finished_at.astimezone(UTC))
+        self._runs[run_id] = dataclasses.replace(
+            run, finished_at=finished_at.astimezone(UTC), status=RunStatus(status)
+        )
 
     def add_result(self, result: Result) -> Result:
         self._check_open("add a result", write=True)

@@ -14,10 +14,11 @@ row            identity                                    compared (a differenc
                                                            conflict)
 =============  ==========================================  ===============================
 run            ``id``                                      label, started_at, finished_at,
-                                                           scale, command, environment
-result         ``(run_id, test, repeat)``                  outcome, error, path, times,
-                                                           measurements (metric, value,
-                                                           unit)
+                                                           status, scale, command,
+                                                           environment
+result         ``(run_id, test, repeat, execution)``       outcome, error, path, times,
+                                                           workers, threads, measurements
+                                                           (metric, value, unit)
 ack            ``(run_id, test, metric, created_at)``      reason, author
 =============  ==========================================  ===============================
 
@@ -47,7 +48,7 @@ from daskbench.store._base import normalize_ack, normalize_result, normalize_run
 
 __all__ = ["Batch", "MergeCounts", "ack_key", "plan_merge", "result_key"]
 
-ResultKey = tuple[str, str, int]
+ResultKey = tuple[str, str, int, int]
 AckKey = tuple[str, str, str, str]
 T = TypeVar("T", Run, Result, Ack)
 
@@ -104,7 +105,7 @@ class MergeCounts:
 
 
 def result_key(result: Result) -> ResultKey:
-    return (result.run_id, result.test, result.repeat)
+    return (result.run_id, result.test, result.repeat, result.execution)
 
 
 def ack_key(ack: Ack) -> AckKey:

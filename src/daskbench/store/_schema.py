@@ -70,6 +70,8 @@ runs = sa.Table(
     sa.Column("scale", sa.String(), nullable=False),
     sa.Column("command", sa.Text(), nullable=False),
     sa.Column("environment", sa.JSON(), nullable=False),
+    # How the run ended (revision 0003); NULL for runs stored before.
+    sa.Column("status", sa.String(), nullable=True),
 )
 
 results = sa.Table(
@@ -90,6 +92,10 @@ results = sa.Table(
     sa.Column("error", sa.Text(), nullable=True),
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("finished_at", UTCDateTime(), nullable=False),
+    # Revision 0003: measured execution within the round, and the cluster's shape then.
+    sa.Column("execution", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("workers", sa.Integer(), nullable=True),
+    sa.Column("threads", sa.Integer(), nullable=True),
 )
 
 measurements = sa.Table(

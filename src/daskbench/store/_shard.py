@@ -162,10 +162,17 @@ def _columns(conn: Connection, table: sa.Table) -> list[sa.Column[object]] | Non
     return [c for c in table.columns if c.name in present]
 
 
-# Values of columns an older revision may lack (none so far: every revision has these).
+# Values of columns an older revision may lack (revision 0003 added runs.status and
+# results.execution, workers and threads).
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "runs": {"finished_at": None, "scale": "ci", "command": "", "environment": {}},
-    "results": {"error": None, "path": ""},
+    "runs": {
+        "finished_at": None,
+        "scale": "ci",
+        "command": "",
+        "environment": {},
+        "status": None,
+    },
+    "results": {"error": None, "path": "", "execution": 0, "workers": None, "threads": None},
     "measurements": {"unit": ""},
     "acks": {"author": ""},
 }

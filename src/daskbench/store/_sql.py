@@ -29,10 +29,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from daskbench._secrets import url_secrets
 from daskbench.errors import ConfigError, NotFoundError, StoreError
-from daskbench.models import Ack, Environment, Measurement, Result, Run
+from daskbench.models import Ack, Environment, Measurement, Result, Run, RunStatus
 from daskbench.store._base import normalize_ack, normalize_result
-from daskbench.store._engine import create_engine, db_errors, enable_wal
+from daskbench.store._engine import create_engine, db_errors, describe_error, enable_wal
 from daskbench.store._merge import Batch, MergeCounts, plan_merge
 from daskbench.store._migrate import check_schema, ensure_schema
 from daskbench.store._prune import PrunePlan, plan_prune
@@ -137,14 +138,16 @@ class SqlStore:
             found = set(conn.scalars(sa.select(runs.c.id).where(runs.c.id.in_(wanted))))
         return sorted(wanted - found)
 
-    def _insert_failed(self, run_ids: Iterable[str], what: str) -> StoreError:
+    def _insert_failed(self, run_ids: Iterable[str], what: str, exc: IntegrityError) -> StoreError:
         missing = self._missing_runs(run_ids)
         if missing:
             return NotFoundError(
                 f"cannot add {what}: no run {', '.join(map(repr, missing))} "
                 f"in {self._parsed.display}"
             )
-        return StoreError(f"cannot add {what} to {self._parsed.display}: constraint violated")
+        # Say what the database said: the cause must reach the user.
+        cause = describe_error(exc, url_secrets(self._parsed.canonical))
+        return StoreError(f"cannot add {what} to {self._parsed.display}: {cause}")
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -155,12 +158,16 @@ class SqlStore:
         except IntegrityError:
             raise StoreError(f"run {run.id!r} already exists in {self._parsed.display}") from None
 
-    def finish_run(self, run_id: str, finished_at: datetime) -> None:
+    def finish_run(
+        self, run_id: str, finished_at: datetime, status: RunStatus = RunStatus.COMPLETED
+    ) -> None:
         if finished_at.tzinfo is None:
             raise ConfigError(f"finished_at must be timezone-aware, got {finished_at}")
         with self._begin("finish a run in", write=True) as conn:
             done = conn.execute(
-                sa.update(runs).where(runs.c.id == run_id).values(finished_at=finished_at)
+                sa.update(runs)
+                .where(runs.c.id == run_id)
+                .values(finished_at=finished_at, status=RunStatus(status).value)
             )
             if done.rowcount == 0:
                 raise NotFoundError(f"no run {run_id!r} in {self._parsed.display}")
@@ -169,8 +176,8 @@ class SqlStore:
         try:
             with self._begin("add a result to", write=True) as conn:
                 (result_id,) = self._insert_results(conn, [result])
-        except IntegrityError:
-            raise self._insert_failed([result.run_id], f"result {result.test}") from None
+        except IntegrityError as exc:
+            raise self._insert_failed([result.run_id], f"result {result.test}", exc) from None
         return normalize_result(result, result_id)
 
     def add_results(self, results_: Sequence[Result]) -> None:
@@ -179,9 +186,9 @@ class SqlStore:
         try:
             with self._begin("import results into", write=True) as conn:
                 self._insert_results(conn, results_)
-        except IntegrityError:
+        except IntegrityError as exc:
             raise self._insert_failed(
-                {r.run_id for r in results_}, f"{len(results_)} results"
+                {r.run_id for r in results_}, f"{len(results_)} results", exc
             ) from None
 
     def add_runs_with_results(self, runs_: Sequence[Run], results_: Sequence[Result]) -> None:
@@ -193,7 +200,7 @@ class SqlStore:
                     conn.execute(sa.insert(runs), [_run_row(r) for r in runs_])
                 if results_:
                     self._insert_results(conn, results_)
-        except IntegrityError:
+        except IntegrityError as exc:
             ids = [r.id for r in runs_]
             with self._begin("read runs of") as conn:
                 found = set(conn.scalars(sa.select(runs.c.id).where(runs.c.id.in_(ids))))
@@ -206,7 +213,9 @@ class SqlStore:
                 ) from None
             new = set(ids)
             raise self._insert_failed(
-                {r.run_id for r in results_ if r.run_id not in new}, f"{len(results_)} results"
+                {r.run_id for r in results_ if r.run_id not in new},
+                f"{len(results_)} results",
+                exc,
             ) from None
 
     @staticmethod
@@ -285,8 +294,8 @@ class SqlStore:
         try:
             with self._begin("add an acknowledgement to", write=True) as conn:
                 ack_id = conn.scalar(sa.insert(acks).returning(acks.c.id), row)
-        except IntegrityError:
-            raise self._insert_failed([ack.run_id], f"acknowledgement of {ack.test}") from None
+        except IntegrityError as exc:
+            raise self._insert_failed([ack.run_id], f"acknowledgement of {ack.test}", exc) from None
         assert ack_id is not None
         return normalize_ack(ack, ack_id)
 
@@ -404,6 +413,7 @@ def _run_row(run: Run) -> dict[str, Any]:
         "scale": run.scale,
         "command": run.command,
         "environment": run.environment.to_dict(),
+        "status": run.status.value if run.status is not None else None,
     }
 
 
@@ -416,6 +426,7 @@ def _run_from_row(row: Any) -> Run:
         scale=row["scale"],
         command=row["command"],
         environment=Environment.from_dict(row["environment"]),
+        status=row["status"],
     )
 
 
@@ -429,6 +440,9 @@ def _result_row(result: Result) -> dict[str, Any]:
         "error": result.error,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
+        "execution": result.execution,
+        "workers": result.workers,
+        "threads": result.threads,
     }
 
 
@@ -444,6 +458,9 @@ def _result_from_row(row: Any, found: list[Measurement]) -> Result:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         measurements=tuple(sorted(found, key=lambda m: m.metric)),
+        execution=row["execution"],
+        workers=row["workers"],
+        threads=row["threads"],
     )
 
 
