@@ -154,8 +154,9 @@ def run(paths: tuple[str, ...], keyword: str | None, markexpr: str | None, **val
     check_store(options.db)
     if options.cluster.kind == "factory":
         check_factory(options.cluster.target)
+    stderr = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
     with make_reporter(console) as reporter:
-        session = Session(options, reporter=reporter)
+        session = Session(options, reporter=reporter, warn=lambda text: print(text, file=stderr))
         try:
             code = _run_pytest(args, [SessionPlugin(session)])
         finally:

@@ -144,7 +144,11 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except DaskbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[_session_key] = Session(options)
+    session = Session(options)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:  # the terminal, past pytest's output capture
+        session.warn = lambda text: reporter.write_line(text, yellow=True)
+    config.stash[_session_key] = session
     config.stash[_owns_session_key] = True
     _handle_sigterm(config)
 

@@ -22,7 +22,7 @@ import os
 import random
 import secrets
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -234,9 +234,13 @@ class Session:
         *,
         store: Store | None = None,
         reporter: Reporter | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options
         self.reporter: Reporter = reporter or NullReporter()
+        #: Where warnings go ("daskbench: warning: ..."); pytest captures sys.stderr while
+        #: benchmarks run, so the CLI and the plugin give a writer that reaches the user.
+        self.warn: Callable[[str], None] = warn or (lambda text: print(text, file=sys.stderr))
         self._store = store
         self._owns_store = store is None
         self._cluster: ClusterHandle | None = None
@@ -344,7 +348,7 @@ class Session:
             self.open_store().add_run(run)
             self._run = run
             for line in env.cluster.get("version_mismatches", ()):
-                print(f"daskbench: warning: version mismatch: {line}", file=sys.stderr)
+                self.warn(f"daskbench: warning: version mismatch: {line}")
         return self._run
 
     # -- results -------------------------------------------------------------------------
