@@ -45,6 +45,7 @@ __all__ = [
     "METRICS",
     "OPTIONS",
     "ORDERS",
+    "PERFORMANCE_REPORT",
     "REPEAT",
     "RESET",
     "SCALE",
@@ -190,6 +191,13 @@ HEALTH = OptionSpec(
 )
 #: How each benchmark executes within a round (``ab`` passes them on to every run).
 EXECUTION = (WARMUP, MIN_TIME, ORDER, SEED, HEALTH)
+PERFORMANCE_REPORT = OptionSpec(
+    "performance-report",
+    str,
+    None,
+    "directory for Dask's performance report (HTML) of each benchmark's first measured "
+    "execution (needs bokeh)",
+)
 
 #: The options of one run, shared by ``daskbench run`` and ``pytest --daskbench-*``.
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -203,6 +211,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     RESET,
     TIMEOUT,
     *EXECUTION,
+    PERFORMANCE_REPORT,
 )
 
 # Selection (the CLI's; pytest has its own -k/-m and paths).

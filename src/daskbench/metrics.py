@@ -7,6 +7,18 @@ registered on first use with the unit the benchmark gave::
     '3.00 GiB'
     >>> get_metric("wall_time").lower_is_better
     True
+
+The *breakdown* of every execution (where the time went, see
+:mod:`daskbench.measure._breakdown`) is made of ordinary metrics too: ``activity.<name>``
+and ``bytes.<name>`` are registered here, and every ``prefix.<task prefix>`` is known as a
+family (seconds of that prefix's tasks)::
+
+    >>> get_metric("prefix.shuffle-transfer").unit
+    's'
+    >>> breakdown_part("activity.compute"), breakdown_part("prefix.sum-agg")
+    (('activity', 'compute'), ('prefix', 'sum-agg'))
+    >>> breakdown_part("scheduler_cpu"), breakdown_part("wall_time")
+    (('activity', 'scheduler'), None)
 """
 
 from __future__ import annotations
@@ -16,8 +28,17 @@ from dataclasses import dataclass
 from daskbench.errors import ConfigError
 
 __all__ = [
+    "ACTIVITIES",
+    "ACTIVITY_METRICS",
+    "ACTIVITY_PREFIX",
+    "BREAKDOWN_METRICS",
+    "BYTES_PREFIX",
     "CORE_METRICS",
+    "OTHER_PREFIX",
+    "PREFIX_COVERAGE",
+    "TASK_PREFIX",
     "Metric",
+    "breakdown_part",
     "format_value",
     "get_metric",
     "metric_names",
@@ -126,7 +147,14 @@ def register_metric(
 
 def get_metric(name: str) -> Metric:
     """The registered metric, or an unregistered one (no unit, lower is better)."""
-    return _REGISTRY.get(name) or Metric(name, "")
+    metric = _REGISTRY.get(name)
+    if metric is not None:
+        return metric
+    if name.startswith(TASK_PREFIX) and len(name) > len(TASK_PREFIX):
+        prefix = name[len(TASK_PREFIX) :]
+        what = "tasks below the 95% cut" if prefix == OTHER_PREFIX else f"{prefix!r} tasks"
+        return Metric(name, "s", description=f"task thread time of {what}")
+    return Metric(name, "")
 
 
 def metric_names() -> list[str]:
@@ -153,3 +181,59 @@ CORE_METRICS: tuple[Metric, ...] = (
         "scheduler_peak_memory", "B", description="peak scheduler process memory", positive=True
     ),
 )
+
+
+# -- the breakdown of an execution (measure/_breakdown.py computes it) -------------------------
+ACTIVITY_PREFIX = "activity."
+TASK_PREFIX = "prefix."
+BYTES_PREFIX = "bytes."
+#: The remainder of the task prefixes below the cut: ``prefix.other``.
+OTHER_PREFIX = "other"
+#: Task prefixes are recorded, largest first, until they cover this share of task time.
+PREFIX_COVERAGE = 0.95
+
+_ACTIVITY_TEXT = {
+    "compute": "task code on worker threads (CPU and non-CPU time of the task functions)",
+    "transfer": "fetching task inputs from other workers and sending P2P shuffle shards",
+    "disk_read": "reading spilled data back from disk",
+    "disk_write": "spilling data to disk",
+    "serialize": "(de)serialization and (de)compression: transfers, spilling, tasks",
+    "p2p": "P2P shuffle work in tasks (partitioning, assembling) and its disk buffer",
+    "other": "worker overhead around tasks (executor, cancelled tasks, other)",
+    "idle": "worker threads not running a task during the block (wall_time x threads "
+    "minus task thread time)",
+}
+#: The activities stored as ``activity.<name>``, in the order reports show them.
+ACTIVITIES: tuple[str, ...] = tuple(_ACTIVITY_TEXT)
+#: Every activity of the breakdown -> its metric (the scheduler's is ``scheduler_cpu``).
+ACTIVITY_METRICS: dict[str, str] = {
+    **{name: f"{ACTIVITY_PREFIX}{name}" for name in ACTIVITIES},
+    "scheduler": "scheduler_cpu",
+}
+_BYTES_TEXT = {
+    "transfer": "bytes sent by workers: to other workers, P2P shards, results to the client",
+    "disk_write": "bytes spilled to disk",
+    "disk_read": "bytes read back from the spill directory",
+}
+BREAKDOWN_METRICS: tuple[Metric, ...] = (
+    *(
+        register_metric(f"{ACTIVITY_PREFIX}{name}", "s", description=text)
+        for name, text in _ACTIVITY_TEXT.items()
+    ),
+    *(
+        register_metric(f"{BYTES_PREFIX}{name}", "B", description=text)
+        for name, text in _BYTES_TEXT.items()
+    ),
+)
+_METRIC_ACTIVITY = {metric: name for name, metric in ACTIVITY_METRICS.items()}
+
+
+def breakdown_part(name: str) -> tuple[str, str] | None:
+    """``("activity", name)``, ``("prefix", task prefix)`` or ``("bytes", name)`` for a
+    breakdown metric, else None."""
+    if name in _METRIC_ACTIVITY:
+        return "activity", _METRIC_ACTIVITY[name]
+    for kind, prefix in (("prefix", TASK_PREFIX), ("bytes", BYTES_PREFIX)):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return kind, name[len(prefix) :]
+    return None

@@ -322,7 +322,16 @@ def benchmark(request: pytest.FixtureRequest, client: Any, _daskbench_repeat: in
     from daskbench.measure import Benchmark  # imports distributed: only when benchmarking
 
     session = _session(request.config)
-    bench = Benchmark(client, check=session.check_health, isolate=session.options.isolate)
+    # Dask's performance report: the first measured execution of the first round.
+    report = session.performance_report_path(benchmark_name(request.node))
+    bench = Benchmark(
+        client,
+        check=session.check_health,
+        isolate=session.options.isolate,
+        performance_report=report if _daskbench_repeat == 0 else None,
+        performance_report_block=session.options.warmup,
+        warn=session.warn,
+    )
     request.node.stash[_benchmark_key] = bench
     return bench
 

@@ -54,6 +54,7 @@ from daskbench.models import (
     RunStatus,
     utcnow,
 )
+from daskbench.report._perf_report import RUN_EXTRA_KEY, performance_report_file
 from daskbench.store import Store, open_store
 
 __all__ = [
@@ -147,6 +148,8 @@ class SessionOptions:
     health_timeout: float = HEALTH_TIMEOUT
     command: str = ""
     bench_paths: tuple[str, ...] = ()
+    #: Directory for Dask's performance reports (absolute once validated), or None.
+    performance_report: str | None = None
     isolate: bool = field(default_factory=lambda: os.environ.get(ISOLATION_ENV) != "off")
 
     def __post_init__(self) -> None:
@@ -169,6 +172,10 @@ class SessionOptions:
         if not self.health_timeout >= 0:
             raise ConfigError(f"--health-timeout must be >= 0 seconds, got {self.health_timeout}")
         self.plan  # noqa: B018 - validates --warmup and --min-time
+        if self.performance_report is not None:
+            object.__setattr__(
+                self, "performance_report", _report_dir(self.performance_report, self.cluster)
+            )
 
     @property
     def plan(self) -> ExecutionPlan:
@@ -183,6 +190,24 @@ class SessionOptions:
         }
         cluster = ClusterSpec(target=given.pop("cluster", "local"), **sizing)
         return cls(cluster=cluster, **given, **fixed)
+
+
+def _report_dir(value: str, cluster: ClusterSpec) -> str:
+    """``--performance-report``: a directory (made when the first report is written)."""
+    if not value.strip():
+        raise ConfigError("--performance-report must not be empty")
+    path = Path(value).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--performance-report {value}: exists and is not a directory")
+    if cluster.target == "local":
+        # The scheduler renders the report; a local one has this Python's packages.
+        import importlib.util
+
+        if importlib.util.find_spec("bokeh") is None:
+            raise ConfigError(
+                "--performance-report needs bokeh on the scheduler: pip install 'bokeh>=3.1'"
+            )
+    return str(path)
 
 
 def order_round(tests: Sequence[str], order: str, seed: int, round_index: int) -> list[int]:
@@ -304,6 +329,12 @@ class Session:
         self._degraded_in_a_row = 0
         return handle
 
+    def performance_report_path(self, test: str) -> Path | None:
+        """Where ``test``'s performance report goes (None without --performance-report)."""
+        if self.options.performance_report is None:
+            return None
+        return performance_report_file(self.options.performance_report, self.run.id, test)
+
     def check_health(self) -> ClusterState:
         """Before each block: the starting shape, waiting for lost workers but not restoring
         (a restoration would drop the data the benchmark prepared)."""
@@ -333,6 +364,11 @@ class Session:
                     "min_time": self.options.min_time,
                     "order": self.options.order,
                     **({"seed": self.seed} if self.options.order == "random" else {}),
+                    **(
+                        {RUN_EXTRA_KEY: self.options.performance_report}
+                        if self.options.performance_report is not None
+                        else {}
+                    ),
                     **run_extra_from_env(),
                 },
             )

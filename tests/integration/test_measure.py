@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import dask.array as da
 import pytest
@@ -10,6 +12,7 @@ from distributed import Client, LocalCluster
 
 from daskbench.errors import BenchmarkError
 from daskbench.measure import Benchmark
+from daskbench.metrics import ACTIVITIES
 
 
 @pytest.fixture
@@ -74,6 +77,59 @@ def test_spilling_is_measured() -> None:
         with bench():
             total = x.sum().compute()
         assert 0.49 < total / x.size < 0.51
-        metrics = bench.measurements
-        spill = next(m.value for m in metrics if m.metric == "spill_time")
-        assert spill > 0
+        m = {x.metric: x.value for x in bench.measurements}
+        assert m["spill_time"] > 0
+        # Spilled by the memory monitor during the block, or read back by the tasks (which
+        # one depends on timing): either way the breakdown has the disk's time and bytes.
+        assert m["activity.disk_read"] + m["activity.disk_write"] > 0
+        assert m["bytes.disk_read"] + m["bytes.disk_write"] >= 50 * 2**20
+        assert m["spill_time"] == pytest.approx(m["activity.disk_read"] + m["activity.disk_write"])
+
+
+def sleepy_inc(x: int) -> int:
+    time.sleep(0.25)
+    return x + 1
+
+
+def quick_double(x: int) -> int:
+    return 2 * x
+
+
+def test_a_sleep_in_one_prefix_is_that_prefixs_time_and_compute(client: Client) -> None:
+    bench = Benchmark(client)
+    with bench():
+        doubled = client.map(quick_double, range(20))
+        total = sum(client.gather(client.map(sleepy_inc, doubled)))
+    assert total == 400
+    m = {x.metric: x.value for x in bench.measurements}
+    slept = 20 * 0.25
+    # The sleep is task time of its prefix, and compute (non-CPU time of the task function).
+    assert slept <= m["prefix.sleepy_inc"] < slept + 1.5
+    assert m["prefix.sleepy_inc"] > 0.9 * (m["prefix.sleepy_inc"] + m.get("prefix.quick_double", 0))
+    assert slept <= m["activity.compute"] < slept + 1.5
+    assert m["activity.compute"] == pytest.approx(m["compute_time"], rel=0.05, abs=0.05)
+    # Task thread activities and idle time add up to the threads' time during the block.
+    threads = 2
+    thread_time = sum(m[f"activity.{a}"] for a in ACTIVITIES if a != "transfer")
+    assert thread_time == pytest.approx(m["wall_time"] * threads, rel=0.02)
+    assert m["bytes.transfer"] > 0  # results gathered by the client
+    assert m["bytes.disk_write"] == m["bytes.disk_read"] == 0
+
+
+def test_performance_report_of_the_chosen_block_only(client: Client, tmp_path: Path) -> None:
+    report = tmp_path / "reports" / "test_x.html"
+    bench = Benchmark(client, performance_report=report, performance_report_block=1)
+    with bench():  # block 0: a warm-up
+        client.submit(quick_double, 1).result()
+    assert not report.exists()
+    bench.new_execution()
+    with bench():  # block 1: the first measured execution
+        client.submit(quick_double, 2).result()
+    assert bench.measured
+    assert report.stat().st_size > 10_000
+    assert "<html" in report.read_text()[:2000].lower()
+    report.unlink()
+    bench.new_execution()
+    with bench():
+        client.submit(quick_double, 3).result()
+    assert not report.exists()

@@ -163,18 +163,39 @@ def test_timeout_is_recorded(bench_run) -> None:
     assert "--timeout 3 s" in (slow.error or "")
 
 
-def test_repeats_run_round_robin(bench_run) -> None:
+def test_repeats_run_round_robin(bench_run, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
     result, url = bench_run(
-        "-k", "test_sum or test_map", "--daskbench-repeat=3", "--daskbench-warmup=0"
+        "-k",
+        "test_sum or test_map",
+        "--daskbench-repeat=3",
+        "--daskbench-warmup=0",
+        f"--daskbench-performance-report={reports}",
     )
     result.assert_outcomes(passed=9)
     with open_store(url) as store:
         results = store.results(label="plugin-test")
+        (run,) = store.runs(label="plugin-test")
     order = [(r.repeat, r.test) for r in results]
     assert order == [
         (rnd, name) for rnd in range(3) for name in ("test_sum", "test_map[3]", "test_map[30]")
     ]
     assert {r.path for r in results} >= {"test_bench.py::test_map[3]"}
+    # Every result carries the breakdown of its block.
+    summed = results[0].metrics
+    assert summed["activity.compute"] > 0
+    assert summed["activity.idle"] >= 0
+    assert sum(v for k, v in summed.items() if k.startswith("prefix.")) > 0
+    # Dask's performance report: one per benchmark, of the first round, in the run's directory.
+    assert run.environment.extra["performance_report"] == str(reports)
+    files = {p.name: p for p in (reports / run.id).iterdir()}
+    assert sorted(files) == [
+        "test_map-3-008d5d7e.html",
+        "test_map-30-e049bca1.html",
+        "test_sum.html",
+    ]
+    second_round = min(r.started_at for r in results if r.repeat == 1)
+    assert all(p.stat().st_mtime < second_round.timestamp() for p in files.values())
 
 
 def test_bad_option_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -204,3 +204,29 @@ def test_runs_page_groups_by_label_and_shows_the_workers_side(tmp_path: Path) ->
         '<div class="bad">version mismatch: dask: client 2026.8.0; workers 2026.9.0</div>' in html
     )
     assert html.count("first run of this label") == 2
+
+
+def test_runs_page_links_the_dask_performance_reports(tmp_path: Path) -> None:
+    from daskbench.report._perf_report import performance_report_file
+
+    reports = tmp_path / "reports"
+    store = MemoryStore()
+    for i in range(2):
+        extra = {"performance_report": str(reports)} if i == 0 else {}
+        store.add_run(Run(f"r{i}", "nightly", T0 + timedelta(days=i),
+                          environment=Environment(extra=extra)))  # fmt: skip
+        for test in ("test_a", "test_b[x]"):
+            ms = (Measurement("wall_time", 1.0, "s"),)
+            store.add_result(Result(f"r{i}", test, 0, Outcome.PASSED, T0, T0, ms))
+    written = performance_report_file(reports, "r0", "test_b[x]")
+    written.parent.mkdir(parents=True)
+    written.write_text("<html>report</html>")  # test_a's report was not written (or moved away)
+    build_dashboard(store, tmp_path / "site")
+    html = (tmp_path / "site" / "runs.html").read_text()
+    row = html[html.index('id="run-r0"') :]
+    row = row[: row.index("</tr>")]
+    assert "1 performance report</summary>" in row
+    href = f"../reports/r0/{written.name}"
+    assert f'<a href="{href}">test_b[x]</a>' in row
+    assert ((tmp_path / "site") / href).resolve() == written.resolve()
+    assert html.count("performance report") == 1  # run r1 wrote none

@@ -10,7 +10,15 @@
 
 Only the block is measured: wall time, cluster-wide worker memory (distributed's
 ``MemorySampler``), and the activity of the tasks submitted inside the block (tagged with a
-``distributed.spans.span`` and charged by :mod:`._scheduler_plugin`).
+``distributed.spans.span`` and charged by :mod:`._scheduler_plugin`), including the
+breakdown of the block's time by activity and task prefix (:mod:`._breakdown`).
+
+With ``performance_report=path``, Dask's own performance report (HTML) of one block is
+written to ``path``: the block numbered ``performance_report_block`` (counting from 0; the
+pytest plugin passes the number of warm-ups, so that it is the first measured execution).
+The report's collection is set up before the block's window opens and rendered after it
+closes, so neither the block's wall time nor the scheduler's measured CPU pays for them;
+the scheduler's task stream recording during the block is the only cost inside it.
 
 The plugin calls the test function several times per round (warm-up executions, then one or
 more measured ones); :meth:`Benchmark.new_execution` resets the object in between. Before
@@ -20,12 +28,14 @@ every block the cluster's health is checked (``check``) and the processes are se
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
@@ -36,6 +46,7 @@ from distributed.spans import span
 from daskbench.cluster import ClusterState
 from daskbench.errors import BenchmarkError, DegradedClusterError
 from daskbench.measure import _isolation, _scheduler_plugin
+from daskbench.measure._breakdown import breakdown_values
 from daskbench.metrics import get_metric, register_metric
 from daskbench.models import Measurement
 
@@ -76,9 +87,16 @@ class Benchmark:
         memory_interval: float = DEFAULT_MEMORY_INTERVAL,
         check: Callable[[], ClusterState] | None = None,
         isolate: bool = True,
+        performance_report: str | os.PathLike[str] | None = None,
+        performance_report_block: int = 0,
+        warn: Callable[[str], None] | None = None,
     ):
         self._client = client
         self._isolate = isolate
+        self._report_path = Path(performance_report) if performance_report is not None else None
+        self._report_block = performance_report_block
+        self._blocks = 0  # blocks entered since this object was made (all executions)
+        self._warn: Callable[[str], None] = warn or (lambda text: print(text, file=sys.stderr))
         self._memory_interval = memory_interval
         self._check = check
         self._measurements: dict[str, Measurement] = {}
@@ -129,6 +147,7 @@ class Benchmark:
         if self._entered:
             raise BenchmarkError("`with benchmark():` may be used only once per benchmark")
         self._entered = True
+        self._blocks += 1
         client = self._client
         if self._check is not None:
             # DegradedClusterError: never measure on half a cluster.
@@ -139,7 +158,7 @@ class Benchmark:
         if self._isolate:
             _isolation.before_block()
         try:
-            with span(f"daskbench-{key[:12]}") as span_id:
+            with span(f"daskbench-{key[:12]}") as span_id, self._report():
                 client.run_on_scheduler(
                     _scheduler_plugin.start_window,
                     key=key,
@@ -179,6 +198,36 @@ class Benchmark:
         self._store(elapsed, sampler.samples[key], totals)
         self._completed = True
 
+    @contextmanager
+    def _report(self) -> Iterator[None]:
+        """Dask's performance report of this block when it is the one asked for.
+
+        Entered before the window opens and rendered after it closed (the rendering's CPU is
+        not charged to the scheduler). A report that cannot be made (e.g. no bokeh on the
+        scheduler) is a warning, never the loss of the measurement; a block that raised
+        writes none.
+        """
+        path = self._report_path
+        if path is None or self._blocks - 1 != self._report_block:
+            yield
+            return
+        from distributed import performance_report
+
+        report = performance_report(filename=str(path))
+        with self._client.as_current():
+            try:
+                report.__enter__()
+            except Exception as exc:
+                self._warn(f"daskbench: warning: performance report {path} not written: {exc}")
+                yield
+                return
+            yield
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                report.__exit__(None, None, None)
+            except Exception as exc:
+                self._warn(f"daskbench: warning: performance report {path} not written: {exc}")
+
     def _abandon(self, key: str) -> None:
         # The block raised (or timed out): close the window, but never let a cluster
         # problem here hide the benchmark's own exception.
@@ -190,11 +239,13 @@ class Benchmark:
     ) -> None:
         memory = [float(v) for _, v in samples]
         durations = totals["durations"]
+        parts = breakdown_values(totals["breakdown"], elapsed)
         # Spilling comes only from the fine-grained metrics of distributed's SpillBuffer: the
         # "disk-write" startstop also fires whenever storing a result takes > 5 ms (GC,
         # sizeof), with no disk involved.
-        spill = totals["fine_spill_seconds"]
-        serialize = totals["fine_serialize_seconds"] or durations["deserialize"]
+        spill = parts["activity.disk_read"] + parts["activity.disk_write"]
+        # Without fine-grained metrics (disabled in the config), the startstops' share.
+        serialize = parts["activity.serialize"] or durations["deserialize"]
         values = {
             "wall_time": elapsed,
             "avg_memory": sum(memory) / len(memory),
@@ -206,6 +257,7 @@ class Benchmark:
             "n_tasks": totals["n_tasks"],
             "scheduler_cpu": totals["scheduler_cpu"],
             "scheduler_peak_memory": totals["scheduler_peak_memory"],
+            **parts,
         }
         for name, value in values.items():
             if name in self._measurements:

@@ -12,6 +12,14 @@ disk-write, deserialize), counts finished and erred tasks, counts workers that l
 join while the window is open (a block that lost a worker was not measured on the cluster
 it was meant for), and samples the scheduler's own CPU time and resident memory.
 
+At close, the window also reports the *breakdown* of the block (see :func:`breakdown`):
+seconds per activity and per task prefix, and bytes transferred and spilled, from
+distributed's fine-grained worker metrics. Task-thread activities come from the window's
+span (``Span.cumulative_worker_metrics``: only this block's tasks); the activities of the
+workers' event loops and background threads (fetching inputs, serving data, spilling by the
+memory monitor) have no span, and come from the growth of the scheduler's cluster-wide
+``cumulative_worker_metrics`` while the window was open.
+
 Opening a window also freezes the scheduler process's heap (``gc.freeze``) until the window
 closes, so that collections inside the block do not depend on the heap earlier benchmarks
 left behind (see :mod:`._isolation`).
@@ -28,14 +36,138 @@ import psutil
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
-__all__ = ["PLUGIN_NAME", "TaskActivityPlugin", "start_window", "stop_window"]
+__all__ = ["PLUGIN_NAME", "TaskActivityPlugin", "breakdown", "start_window", "stop_window"]
 
 PLUGIN_NAME = "daskbench-task-activity"
 _STARTSTOP_ACTIONS = ("compute", "transfer", "disk-read", "disk-write", "deserialize")
-# Activities of distributed's fine-grained metrics charged to spilling / serialization.
-_SPILL_ACTIVITIES = frozenset({"disk-read", "disk-write"})
-_SERIALIZE_ACTIVITIES = frozenset({"serialize", "deserialize", "pickle", "unpickle"})
 _MAX_WINDOWS = 64  # bound the state a forgotten window can leave behind
+
+# -- the breakdown: distributed's fine-grained metric labels -> daskbench activities ----------
+# Labels of (de)serialization wherever they happen (tasks, transfers, spilling, P2P comms).
+_SERIALIZE_LABELS = frozenset(
+    {"serialize", "deserialize", "compress", "decompress", "pickle", "unpickle", "offload"}
+)
+# Contexts of the workers' event loops and background threads that daskbench charges.
+_BACKGROUND_CONTEXTS = frozenset({"gather-dep", "get-data", "memory-monitor", "p2p"})
+# The span's synthetic remainder: daskbench computes idle time over the whole block instead.
+_SPAN_REMAINDER = ("execute", "N/A", "idle or other spans", "seconds")
+
+
+def _task_activity(label: str) -> str:
+    """The activity of a task thread's ``("execute", prefix, label, "seconds")`` metric."""
+    if label in ("thread-cpu", "thread-noncpu"):
+        return "compute"
+    if label.startswith("p2p-"):  # p2p-shard-partition-cpu, p2p-get-output-noncpu, ...
+        return "p2p"
+    if label == "disk-read":  # inputs read back from the spill directory
+        return "disk_read"
+    if label == "disk-write":  # outputs spilled on the spot
+        return "disk_write"
+    if label in _SERIALIZE_LABELS:
+        return "serialize"
+    return "other"  # executor, cancelled, failed, other: the worker's overhead
+
+
+def _background_activity(key: tuple[Any, ...]) -> str | None:
+    """The activity of a seconds metric outside task threads, or None when not charged.
+
+    ``gather-dep``: a worker fetching inputs; ``get-data``: a worker serving them (its
+    network time is the fetcher's too: not counted twice); ``memory-monitor``: spilling
+    when memory passes the target; ``p2p``: the shuffle's background threads (``foreground``
+    repeats the tasks' own p2p-* metrics; ``idle`` is waiting, not work).
+    """
+    context, label = key[0], key[-2]
+    if label in _SERIALIZE_LABELS:
+        return "serialize" if context in _BACKGROUND_CONTEXTS else None
+    if context == "gather-dep":
+        return "disk_write" if label == "disk-write" else "transfer"
+    if context == "get-data":
+        return "disk_read" if label == "disk-read" else None
+    if context == "memory-monitor":
+        return "disk_write" if label == "disk-write" else None
+    if context == "p2p" and len(key) == 4:
+        where = key[1]
+        if where == "background-comms" and label == "send":
+            return "transfer"
+        if where == "background-disk" and label != "idle":
+            return "p2p"
+    return None
+
+
+def _byte_counter(key: tuple[Any, ...]) -> str | None:
+    """The byte counter a ``(..., label, "bytes")`` metric adds to, or None."""
+    context, label = key[0], key[-2]
+    if label == "disk-write" and context in ("execute", "gather-dep", "memory-monitor"):
+        return "disk_write"
+    if label == "disk-read" and context in ("execute", "get-data"):
+        return "disk_read"
+    if context == "get-data" and label == "memory-read":
+        return "transfer"  # served to a peer (or gathered by the client) from memory
+    if context == "p2p" and key[1] == "background-comms" and label == "process":
+        return "transfer"  # P2P shards sent
+    return None
+
+
+def breakdown(
+    span_metrics: dict[Any, float], cluster_delta: dict[Any, float], nthreads: int
+) -> dict[str, Any]:
+    """Seconds by activity and task prefix, and bytes, of one window.
+
+    ``span_metrics``: the window span's ``cumulative_worker_metrics`` (this block's tasks);
+    ``cluster_delta``: growth of the scheduler's ``cumulative_worker_metrics`` during the
+    window (read only for contexts that have no span). Task-thread seconds ("thread") add up
+    to the tasks' total thread time, which is also the sum over "prefixes"; "background"
+    seconds overlap with them (other threads and the event loop).
+
+    >>> out = breakdown({("execute", "inc", "thread-cpu", "seconds"): 2.0,
+    ...                  ("execute", "inc", "disk-read", "bytes"): 10},
+    ...                 {("gather-dep", "network", "seconds"): 0.5}, 4)
+    >>> out["thread"], out["background"], out["prefixes"], out["bytes"]
+    ({'compute': 2.0}, {'transfer': 0.5}, {'inc': 2.0}, {'disk_read': 10.0})
+    """
+    thread: dict[str, float] = {}
+    background: dict[str, float] = {}
+    prefixes: dict[str, float] = {}
+    nbytes: dict[str, float] = {}
+
+    def add(into: dict[str, float], name: str, value: float) -> None:
+        into[name] = into.get(name, 0.0) + float(value)
+
+    def bytes_of(key: tuple[Any, ...], value: float) -> None:
+        counter = _byte_counter(key)
+        if counter is not None:
+            add(nbytes, counter, value)
+
+    for key, value in span_metrics.items():
+        if not value or not isinstance(key, tuple) or len(key) != 4 or key == _SPAN_REMAINDER:
+            continue
+        context, where, label, unit = key
+        if unit == "bytes":
+            bytes_of(key, value)
+        elif unit == "seconds" and context == "execute":
+            add(thread, _task_activity(label), value)
+            add(prefixes, str(where), value)
+        elif unit == "seconds" and context == "p2p":
+            activity = _background_activity(key)
+            if activity is not None:
+                add(background, activity, value)
+    for key, value in cluster_delta.items():
+        # execute and p2p metrics are the span's (above); the rest has no span.
+        if not value or not isinstance(key, tuple) or key[0] in ("execute", "p2p"):
+            continue
+        if key[-1] == "bytes":
+            bytes_of(key, value)
+        elif key[-1] == "seconds":
+            activity = _background_activity(key)
+            if activity is not None:
+                add(background, activity, value)
+    return {
+        "thread": thread,
+        "background": background,
+        "prefixes": prefixes,
+        "bytes": nbytes,
+        "nthreads": int(nthreads),
+    }
 
 
 class _Window:
@@ -160,25 +292,21 @@ class TaskActivityPlugin(SchedulerPlugin):
         proc = psutil.Process()
         times = proc.cpu_times()
         window.peak_rss = max(window.peak_rss, proc.memory_info().rss)
-        spill = serialize = 0.0
-        now = self.scheduler.cumulative_worker_metrics
-        for name, value in now.items():
-            delta = value - window.metrics_start.get(name, 0)
-            if not delta or not isinstance(name, tuple) or name[-1] != "seconds":
-                continue
-            # Keys look like (context, [span id,] [prefix,] activity, unit); p2p's own
-            # disk buffer is shuffling, not spilling.
-            activity = name[-2]
-            if activity in _SPILL_ACTIVITIES and name[0] != "p2p":
-                spill += delta
-            elif activity in _SERIALIZE_ACTIVITIES:
-                serialize += delta
+        start = window.metrics_start
+        delta = {
+            name: value - start.get(name, 0)
+            for name, value in self.scheduler.cumulative_worker_metrics.items()
+            if isinstance(name, tuple)
+        }
+        ext = self.scheduler.extensions.get("spans")
+        span = ext.spans.get(window.span_id) if ext is not None else None
+        # No span on the scheduler: the block submitted no tasks.
+        span_metrics = dict(span.cumulative_worker_metrics) if span is not None else {}
         return {
             "n_tasks": window.n_tasks,
             "n_erred": window.erred,
             "durations": dict(window.durations),
-            "fine_spill_seconds": spill,
-            "fine_serialize_seconds": serialize,
+            "breakdown": breakdown(span_metrics, delta, self.scheduler.total_nthreads),
             "scheduler_cpu": times.user + times.system - window.cpu_start,
             "scheduler_peak_memory": window.peak_rss,
             "workers_lost": window.workers_lost,

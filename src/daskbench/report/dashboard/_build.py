@@ -27,6 +27,7 @@ from daskbench.errors import ConfigError
 from daskbench.history import Detection, History, TestHistory, detect, load_history
 from daskbench.history._detect import DEFAULT_MIN_CHANGE, DEFAULT_RECENT, TestStatus
 from daskbench.models import utcnow
+from daskbench.report._perf_report import RUN_EXTRA_KEY, existing_reports
 from daskbench.store import Store
 
 from ._ab import ab_pages, ab_rows
@@ -140,6 +141,21 @@ def _walk(path: Path) -> list[Path]:
     return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
 
 
+def _performance_reports(history: History, out: Path) -> dict[str, list[tuple[str, str]]]:
+    """run id -> (test, href) of the Dask performance reports the run wrote (that exist)."""
+    tests_of: dict[str, set[str]] = defaultdict(set)
+    for (_, test), th in history.tests.items():
+        for run_id in th.run_ids:
+            tests_of[run_id].add(test)
+    links = {}
+    for run_id, run in history.runs.items():
+        if RUN_EXTRA_KEY in run.environment.extra:
+            found = existing_reports(run, tests_of[run_id], out)
+            if found:
+                links[run_id] = found
+    return links
+
+
 def _write_site(out: Path, history: History, detection: Detection, title: str) -> int:
     (out / "assets").mkdir()
     (out / "tests").mkdir()
@@ -206,5 +222,7 @@ def _write_site(out: Path, history: History, detection: Detection, title: str) -
     (out / "index.html").write_text(
         index_page(title, rows, generated=generated, recent=detection.recent), encoding="utf-8"
     )
-    (out / "runs.html").write_text(runs_page(title, history), encoding="utf-8")
+    (out / "runs.html").write_text(
+        runs_page(title, history, reports=_performance_reports(history, out)), encoding="utf-8"
+    )
     return len(by_test)

@@ -6,7 +6,7 @@ change lists are rendered here); ``assets/dashboard.js`` adds filters, charts an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -245,7 +245,18 @@ def _cluster_cell(cluster: dict[str, object]) -> str:
     return html
 
 
-def _run_row(run: Run, previous: Run | None) -> str:
+def _reports_cell(links: Sequence[tuple[str, str]]) -> str:
+    """Links to the run's Dask performance reports (``daskbench run --performance-report``)."""
+    if not links:
+        return ""
+    items = "".join(f'<li><a href="{escape(href)}">{escape(test)}</a></li>' for test, href in links)
+    return (
+        f'<details class="reports"><summary>{len(links)} performance report'
+        f"{'s' * (len(links) != 1)}</summary><ul>{items}</ul></details>"
+    )
+
+
+def _run_row(run: Run, previous: Run | None, reports: Sequence[tuple[str, str]] = ()) -> str:
     env = run.environment
     packages = ", ".join(f"{k} {v}" for k, v in sorted(env.packages.items()))
     if previous is None:
@@ -259,7 +270,7 @@ def _run_row(run: Run, previous: Run | None) -> str:
     )
     return (
         f'<tr id="run-{escape(run.id)}" data-label="{escape(run.label)}">'
-        f"<td>{escape(run.id)}</td>"
+        f"<td>{escape(run.id)}{_reports_cell(reports)}</td>"
         f"<td>{escape(_when(run))}</td>"
         f"<td><code>{escape((env.git_commit or '-')[:12])}</code></td>"
         f"<td>{escape(env.python_version or '-')}</td>"
@@ -270,9 +281,16 @@ def _run_row(run: Run, previous: Run | None) -> str:
     )
 
 
-def runs_page(site: str, history: History) -> str:
+def runs_page(
+    site: str,
+    history: History,
+    *,
+    reports: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+) -> str:
     """Runs grouped by label (labels by name, runs newest first), each with its fingerprint,
-    the cluster's shape and worker versions, and what changed from the previous run."""
+    the cluster's shape and worker versions, what changed from the previous run, and links to
+    its Dask performance reports (``reports``: run id -> (test, href))."""
+    reports = reports or {}
     sections = []
     links = []
     total = 0
@@ -282,7 +300,7 @@ def runs_page(site: str, history: History) -> str:
         previous: Run | None = None
         for run_id in run_ids:  # oldest first: the diff is against the previous run
             run = history.runs[run_id]
-            rows.append(_run_row(run, previous))
+            rows.append(_run_row(run, previous, reports.get(run_id, ())))
             previous = run
         total += len(rows)
         latest = history.runs[run_ids[-1]] if run_ids else None
