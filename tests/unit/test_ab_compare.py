@@ -131,9 +131,21 @@ def test_not_compared_rows_explain_why() -> None:
 
 def test_too_few_rounds_is_inconclusive_never_a_guess() -> None:
     store = MemoryStore()
-    populate(store, rounds=3, slow=3.0)
+    populate(store, rounds=2, slow=3.0)
     cmp = compare_labels(store, "base", ["cand"], metrics=("wall_time",))
     assert verdicts(cmp)[("test_a", "wall_time")] == "inconclusive"
+    row = next(r for r in cmp.rows if r.test == "test_a" and r.metric == "wall_time")
+    assert row.comparison is not None
+    assert "too few samples" in row.comparison.note
+
+
+def test_three_consistent_rounds_can_decide_a_large_change() -> None:
+    # The t test on log ratios is not floored by the number of rounds (the signed-rank test
+    # needed 6+, and 12+ inside a family): 3 rounds, each exactly 3x slower, decide.
+    store = MemoryStore()
+    populate(store, rounds=3, slow=3.0)
+    cmp = compare_labels(store, "base", ["cand"], metrics=("wall_time",))
+    assert verdicts(cmp)[("test_a", "wall_time")] == "regressed"
 
 
 def render_all(ctx: ReportContext | None = None) -> tuple[str, str, str]:
