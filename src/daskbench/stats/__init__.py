@@ -15,11 +15,19 @@ from daskbench.stats._power import (
     planned_mde,
     rounds_needed,
 )
+from daskbench.stats._sequential import (
+    SequentialDesign,
+    SequentialResult,
+    sequential_compare_many,
+    sequential_min_rounds,
+)
 
 __all__ = [
     "ChangePoint",
     "Comparison",
     "Noise",
+    "SequentialDesign",
+    "SequentialResult",
     "Verdict",
     "benchmark_noise",
     "compare",
@@ -31,4 +39,6 @@ __all__ = [
     "paired_noise_cv",
     "planned_mde",
     "rounds_needed",
+    "sequential_compare_many",
+    "sequential_min_rounds",
 ]

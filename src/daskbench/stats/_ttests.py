@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
-__all__ = ["MIN_PER_SIDE", "TShift", "t_paired", "t_quantile", "t_welch"]
+__all__ = ["MIN_PER_SIDE", "TShift", "mean_and_squares", "t_paired", "t_quantile", "t_welch"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -110,7 +110,7 @@ def noncentral_shift(df: float, alpha: float, power: float) -> float:
     return float(special.nctdtrinc(df, 1.0 - power, crit))
 
 
-def _mean_and_squares(v: FloatArray) -> tuple[float, float]:
+def mean_and_squares(v: FloatArray) -> tuple[float, float]:
     """Mean and sum of squared deviations; exactly (v, 0) for a constant sample."""
     if v.size and bool(np.all(v == v[0])):
         return float(v[0]), 0.0  # fsum / n can miss v by an ulp, faking a little noise
@@ -121,7 +121,7 @@ def _mean_and_squares(v: FloatArray) -> tuple[float, float]:
 def t_paired(d: FloatArray) -> TShift:
     """Student's t analysis of the paired log ratios ``d`` (B minus A)."""
     n = d.size
-    mean, squares = _mean_and_squares(d)
+    mean, squares = mean_and_squares(d)
     if n < MIN_PER_SIDE:
         return TShift(estimate=mean, se=math.inf, df=float(max(n - 1, 0)), too_few=True)
     se = math.sqrt(squares / (n - 1) / n)
@@ -130,8 +130,8 @@ def t_paired(d: FloatArray) -> TShift:
 
 def t_welch(x: FloatArray, y: FloatArray) -> TShift:
     """Welch's t analysis of the shift ``y - x`` (B minus A, log scale)."""
-    mx, sx = _mean_and_squares(x)
-    my, sy = _mean_and_squares(y)
+    mx, sx = mean_and_squares(x)
+    my, sy = mean_and_squares(y)
     estimate = my - mx  # negates exactly when A and B swap
     if min(x.size, y.size) < MIN_PER_SIDE:
         return TShift(estimate=estimate, se=math.inf, df=math.nan, too_few=True)

@@ -12,6 +12,7 @@ MODULES = [
     "daskbench.stats._noise",
     "daskbench.stats._power",
     "daskbench.stats._ranks",
+    "daskbench.stats._sequential",
     "daskbench.stats._ttests",
     "daskbench.stats._validate",
 ]
