@@ -32,7 +32,7 @@ from daskbench.ab._runner import Arm, Experiment
 from daskbench.ab._spec import EnvSpec, load_spec
 from daskbench.ab._venv import BuiltEnv, EnvBuilder
 from daskbench.errors import ConfigError
-from daskbench.stats import SequentialDesign, min_rounds
+from daskbench.stats import SequentialDesign, min_rounds, sequential_min_rounds
 
 __all__ = ["ab", "compare"]
 
@@ -238,6 +238,17 @@ def _run_sequential(
     """
     _run_rounds(experiment, design.first, console)
     before = analyse(design.first)
+    family = max(
+        (sum(r.comparison is not None for r in before.rows_of(c)) for c in before.candidates),
+        default=0,
+    )
+    needed = sequential_min_rounds(max(family, 1), alpha=design.alpha)
+    if design.max_rounds < needed:
+        console.print(
+            f"[yellow]note:[/] a lone change among {family} comparisons needs {needed}+ rounds "
+            f"to be decided sequentially; --max-repeat is {design.max_rounds}",
+            highlight=False,
+        )
     cmp, extra = before, set[str]()
     while cmp.open_tests and experiment.rounds_done < design.max_rounds:
         tests = list(cmp.open_tests)
