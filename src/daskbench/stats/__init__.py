@@ -8,14 +8,20 @@
 
 from daskbench.stats._changepoint import ChangePoint, detect_change_points
 from daskbench.stats._compare import Comparison, Verdict, compare, compare_many
+from daskbench.stats._monitor import MonitorSettings, Shift, TailScan, declared_after, scan_tail
 from daskbench.stats._power import minimum_detectable_effect
 
 __all__ = [
     "ChangePoint",
     "Comparison",
+    "MonitorSettings",
+    "Shift",
+    "TailScan",
     "Verdict",
     "compare",
     "compare_many",
+    "declared_after",
     "detect_change_points",
     "minimum_detectable_effect",
+    "scan_tail",
 ]
