@@ -12,6 +12,7 @@ import click
 
 from daskbench.history._detect import (
     DEFAULT_ALPHA,
+    DEFAULT_FALSE_ALARM_RATE,
     DEFAULT_MIN_CHANGE,
     DEFAULT_MIN_SIZE,
     DEFAULT_RECENT,
@@ -68,7 +69,10 @@ def import_(db: str, fmt: str, skip_existing: bool, file: Path) -> int:
     type=int,
     default=DEFAULT_RECENT,
     show_default=True,
-    help=f"a change within this many last runs is new (must exceed {DEFAULT_MIN_SIZE})",
+    help=(
+        "a regression fails CI for this many runs after it is declared, then counts as known "
+        f"(must exceed {DEFAULT_MIN_SIZE})"
+    ),
 )
 @click.option(
     "--min-change",
@@ -82,7 +86,17 @@ def import_(db: str, fmt: str, skip_existing: bool, file: Path) -> int:
     type=float,
     default=DEFAULT_ALPHA,
     show_default=True,
-    help="false-alarm rate per history without a change",
+    help="false-alarm rate per history without a change (offline change points)",
+)
+@click.option(
+    "--false-alarm-rate",
+    type=float,
+    default=DEFAULT_FALSE_ALARM_RATE,
+    show_default=True,
+    help=(
+        "chance that a history without a change fails CI on one run: H histories run N "
+        "times a year fail on about H * N * rate runs a year"
+    ),
 )
 @click.option(
     "--format",
@@ -109,11 +123,12 @@ def detect(
     recent: int,
     min_change: float,
     alpha: float,
+    false_alarm_rate: float,
     fmt: str,
     output: Path | None,
     fail_on_regression: bool,
 ) -> int:
-    """Find change points in every test x metric history and report new regressions."""
+    """Find the changes of every test x metric history and report new regressions."""
     from daskbench.errors import ConfigError
     from daskbench.history import detect as run_detect
     from daskbench.history import load_history, to_json, to_markdown, to_text
@@ -126,7 +141,13 @@ def detect(
         history = load_history(store, label=label)
         acks = store.acks()
     detection = run_detect(
-        history, acks, metrics=metrics, recent=recent, min_change=min_change, alpha=alpha
+        history,
+        acks,
+        metrics=metrics,
+        recent=recent,
+        min_change=min_change,
+        alpha=alpha,
+        false_alarm_rate=false_alarm_rate,
     )
     render = {"text": to_text, "markdown": to_markdown, "json": to_json}[fmt]
     report = render(detection, history)

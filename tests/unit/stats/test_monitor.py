@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from scipy import special
 
 from daskbench.errors import StatsInputError
-from daskbench.stats import MonitorSettings, Shift, declared_after, scan_tail
-from daskbench.stats import _monitor
+from daskbench.stats import MonitorSettings, Shift, _monitor, declared_after, scan_tail
 
 
 def at(values: object, index: int, **kwargs: object) -> Shift:
@@ -97,7 +96,7 @@ def test_a_shorter_baseline_needs_more_runs() -> None:
 
 
 def test_one_run_is_never_declared() -> None:
-    values = lognormal(100) + [1e6]
+    values = [*lognormal(100), 1000000.0]
     best = scan_tail(values).strongest
     assert best is not None
     assert best.runs == 1
@@ -152,7 +151,7 @@ def test_threshold_matches_a_simulated_random_walk() -> None:
     scores = np.clip(rng.normal(size=(200_000, window)), -clip, clip)
     outliers = rng.random(scores.shape) < _monitor._OUTLIER_RATE
     scores[outliers] = clip
-    probs, mean, sd, _ = _monitor._increment(clip)
+    _probs, mean, sd, _ = _monitor._increment(clip)
     walk = (np.cumsum(scores, axis=1) - mean * np.arange(1, window + 1)) / (
         sd * np.sqrt(np.arange(1, window + 1))
     )
