@@ -66,7 +66,8 @@ def _headline(detection: Detection) -> str:
         f"{len(detection.changes)} change points in {detection.histories} histories",
     ]
     labels = ", ".join(detection.labels) or "none"
-    return f"{'; '.join(parts)} (labels: {labels}; new = within the last {detection.recent} runs)"
+    recent = f"new = declared within the last {detection.recent} runs"
+    return f"{'; '.join(parts)} (labels: {labels}; {recent})"
 
 
 def _others(detection: Detection) -> list[Change]:
