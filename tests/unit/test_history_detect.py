@@ -277,6 +277,13 @@ def test_a_big_step_fails_before_min_size_runs_show_it() -> None:
     assert change.percent == pytest.approx(30, abs=3)
     assert change.pvalue < detect(history).false_alarm_rate
     assert detect_change_points_found(values) == []  # too recent for the offline search
+    assert "declared after 4 run(s) of the new regime" in to_text(result, history)
+    data = json.loads(to_json(result, history))
+    assert (data["regressions"][0]["declared"], data["regressions"][0]["detected_after"]) == (
+        True,
+        4,
+    )
+    assert data["settings"]["false_alarm_rate"] == result.false_alarm_rate
     # The nights before, it was pending (growing evidence), never failing.
     nights = nightly(values, 61)
     assert [failing for failing, _ in nights] == [False, False, False, True]
@@ -308,6 +315,16 @@ def test_a_spike_is_pending_one_night_then_clears() -> None:
     nights = nightly(values, 81)
     assert not any(failing for failing, _ in nights)
     assert nights[0][1] == ("main-080",)  # the spike itself: watch
+    store = MemoryStore()
+    fill(store, values[:81])
+    history = load_history(store)
+    result = detect(history)
+    (pending,) = result.pending
+    assert pending.threshold / 2 <= pending.evidence < pending.threshold
+    assert f"evidence {pending.evidence:.1f}, fails at {pending.threshold:.1f}" in to_text(
+        result, history
+    )
+    assert "#### Pending (evidence growing, not enough to fail yet)" in to_markdown(result, history)
     assert all(pending == () for _, pending in nights[3:])
 
 

@@ -212,7 +212,10 @@ def detect_series(
         best is not None
         and best.declared
         and _relative(best.before, best.after) >= min_change
-        and all(abs(cp.index - best.index) > min_size for cp in found)
+        and not any(
+            abs(cp.index - best.index) <= min_size and _worse(series.metric, cp.before, cp.after)
+            for cp in found
+        )
     ):
         # Too recent for the offline search: the sequential detector's likeliest start.
         pvalue = settings.pvalue(best.evidence)
