@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from daskbench.errors import ConfigError, NotFoundError
-from daskbench.history import acknowledge, detect, load_history, to_json, to_markdown, to_text
+from daskbench.history import (
+    History,
+    acknowledge,
+    detect,
+    load_history,
+    to_json,
+    to_markdown,
+    to_text,
+)
+from daskbench.history import TestHistory as Lineage  # (not a pytest class)
 from daskbench.metrics import register_metric
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
 from daskbench.store import MemoryStore
@@ -244,9 +253,9 @@ def nightly(
     out = []
     for n in range(start, len(values) + 1):
         ids = history.runs_by_label["main"][:n]
-        night = type(history)(history.runs, {"main": ids}, {}, history.position)
+        night = History(history.runs, {"main": ids}, {}, history.position)
         night.tests = {
-            key: type(th)(
+            key: Lineage(
                 th.label,
                 th.test,
                 th.path,
