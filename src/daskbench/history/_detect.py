@@ -16,9 +16,12 @@ Each step becomes a :class:`Change`:
 * its *direction* follows the metric (``get_metric(name).lower_is_better``): up is a
   regression for times and memory, down for a throughput;
 * it is *declared* when the sequential detector declares a regression starting within
-  ``min_size`` runs of it tonight; ``detected_after`` is the number of runs of the new regime
-  it took the first time (found by replaying the earlier nights). A declared step that the
-  offline search cannot locate yet is placed at the sequential detector's likeliest start;
+  ``min_size`` runs of it tonight, or declared it within the last ``recent`` runs and its
+  evidence is still at least ``HOLD`` (80%) of the threshold (so that CI does not go green
+  for a night when evidence just past the threshold dips); ``detected_after`` is the number
+  of runs of the new regime it took the first time (found by replaying the earlier nights). A
+  declared step that the offline search cannot locate yet is placed at the sequential
+  detector's likeliest start;
 * it is *new* when it was first declared within the last ``recent`` runs of the label (a step
   never declared: when its first bad run is), so a regression fails CI for at most ``recent``
   runs, and then counts as known;
@@ -39,7 +42,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daskbench.errors import ConfigError
@@ -57,6 +60,10 @@ DEFAULT_MIN_CHANGE = 0.05
 DEFAULT_ALPHA = 0.05
 # Per history and night: 120 histories run nightly fail CI on at most 0.88 nights a year of noise.
 DEFAULT_FALSE_ALARM_RATE = 2e-5
+# A declared regression stays declared, for `recent` runs, while its evidence stays above this
+# share of the threshold: evidence just past the threshold dips below it again on some of the
+# next nights (a fifth of the small steps in perf/detect_nightly.py), and CI should not flicker.
+HOLD = 0.8
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,7 @@ class _Step:
     before: float
     after: float
     pvalue: float
+    tentative: bool = False  # the sequential detector's, kept only if declared
 
 
 def detect_series(
@@ -206,38 +214,50 @@ def detect_series(
     ]
     breaks = [cp.index for cp in found]
     scan = scan_tail(values, worse=worse, breaks=breaks, settings=settings)
+    hold = HOLD * scan.threshold
     steps = [_Step(cp.index, cp.before, cp.after, cp.pvalue) for cp in found]
     best = scan.strongest
     if (
         best is not None
-        and best.declared
+        and best.runs >= settings.min_runs
+        and best.evidence >= hold
         and _relative(best.before, best.after) >= min_change
         and not any(
             abs(cp.index - best.index) <= min_size and _worse(series.metric, cp.before, cp.after)
             for cp in found
         )
     ):
-        # Too recent for the offline search: the sequential detector's likeliest start.
+        # Too recent for the offline search: the sequential detector's likeliest start (kept
+        # below if it is, or recently was, declared).
         pvalue = settings.pvalue(best.evidence)
-        steps.append(_Step(best.index, best.before, best.after, pvalue))
+        steps.append(_Step(best.index, best.before, best.after, pvalue, tentative=True))
         steps.sort(key=lambda step: step.index)
 
     label_runs = history.runs_by_label[series.label]
     pos = history.position
     n_runs = len(label_runs)
-    latest = steps[-1].after if steps else statistics.median(values)
     changes: list[Change] = []
     for step in steps:
         good, bad = series.run_ids[step.index - 1], series.run_ids[step.index]
         regression = _worse(series.metric, step.before, step.after)
-        reverted = regression and (
-            not _worse(series.metric, step.before, latest)
-            or _relative(step.before, latest) < min_change
-        )
-        declared = regression and scan.declared_near(step.index, min_size)
-        after = _first_declared(series, step.index, worse, breaks, settings, min_size, declared)
+        declared, after = False, None
+        if regression:
+            near = [
+                s
+                for s in scan.shifts
+                if abs(s.index - step.index) <= min_size and s.runs >= settings.min_runs
+            ]
+            evidence = max((s.evidence for s in near), default=-math.inf)
+            if evidence >= hold:
+                after = _first_declared(series, step.index, worse, breaks, settings, min_size)
+            if any(s.declared for s in near):
+                declared = True
+                after = after or len(values) - step.index
+            elif after is not None:  # declared before, still strong: held within `recent`
+                declared = pos[series.run_ids[step.index + after - 1]] >= n_runs - recent
+        if step.tentative and not declared:
+            continue  # a sequential candidate never declared: at most pending
         news = bad if after is None else series.run_ids[step.index + after - 1]
-        ack = _matching_ack(acks, series, history, pos[good], pos[bad], min_size)
         changes.append(
             Change(
                 label=series.label,
@@ -251,14 +271,30 @@ def detect_series(
                 pvalue=step.pvalue,
                 regression=regression,
                 new=pos[news] >= n_runs - recent,
-                reverted=reverted,
-                ack=ack,
+                reverted=False,  # set below, against the latest regime
+                ack=_matching_ack(acks, series, history, pos[good], pos[bad], min_size),
                 runs_between=pos[bad] - pos[good] - 1,
                 diff=history.runs[good].environment.diff(history.runs[bad].environment),
                 declared=declared,
                 detected_after=after,
             )
         )
+    latest = changes[-1].after if changes else statistics.median(values)
+    changes = [
+        replace(
+            c,
+            reverted=c.regression
+            and (
+                not _worse(series.metric, c.before, latest)
+                or _relative(c.before, latest) < min_change
+            ),
+        )
+        for c in changes
+    ]
+    if best is not None and any(
+        c.declared and abs(c.index - best.index) <= min_size for c in changes
+    ):
+        return changes, None  # the newest runs are a declared regression, not pending
     return changes, _pending(series, best, min_change)
 
 
@@ -269,18 +305,13 @@ def _first_declared(
     breaks: Sequence[int],
     settings: MonitorSettings,
     slack: int,
-    declared: bool,
 ) -> int | None:
     """Runs of the regime starting at ``index`` the sequential detector needed to declare it,
-    by replaying the nights since; ``None`` for a step it does not declare tonight."""
-    if not declared:
-        return None
+    by replaying the nights since; ``None`` if it never did."""
     earlier = [b for b in breaks if b < index]
-    found = declared_after(
+    return declared_after(
         series.values, index, worse=worse, breaks=earlier, settings=settings, slack=slack
     )
-    # Declared tonight, so at the latest tonight (a later break can move tonight's baselines).
-    return found if found is not None else len(series.values) - index
 
 
 def _matching_ack(
