@@ -265,7 +265,7 @@ def _is_paired(arms: Sequence[ArmSamples]) -> bool:
 
 
 def _one_value(values: Sequence[float]) -> float:
-    """The value of one round (or run) with several executions: their geometric mean.
+    """The value of one round (or repeat) with several executions: their geometric mean.
 
     Every comparison works on logs, and executions of one round share its conditions: they
     are not independent samples, so they count once, averaged.
@@ -287,7 +287,8 @@ def _samples(a: ArmSamples, b: ArmSamples, test: str, metric: str, paired: bool)
         for key, result in arm.passed.get(test, []):
             v = result.value(metric)
             if v is not None:
-                groups.setdefault(key if paired else result.run_id, []).append(v)
+                # Unpaired: each repeat of a run is a sample; its executions count once.
+                groups.setdefault(key if paired else (result.run_id, result.repeat), []).append(v)
         return {k: _one_value(vs) for k, vs in groups.items()}
 
     va, vb = values(a), values(b)
