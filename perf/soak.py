@@ -45,7 +45,7 @@ MEMORY_LIMIT = "512MiB"
 TIMEOUT = 8
 
 BENCH = textwrap.dedent(
-    '''
+    """
     import os
     import random
     import time
@@ -71,7 +71,8 @@ BENCH = textwrap.dedent(
     @pytest.mark.parametrize("i", range({n}))
     def test_fault(client, benchmark, i):
         fault = fault_of(i)
-        limit = min(w["memory_limit"] for w in client.scheduler_info(n_workers=-1)["workers"].values())
+        workers = client.scheduler_info(n_workers=-1)["workers"].values()
+        limit = min(w["memory_limit"] for w in workers)
         with benchmark():
             seen = len(client.scheduler_info(n_workers=-1)["workers"])
             if fault == "exception":
@@ -85,7 +86,7 @@ BENCH = textwrap.dedent(
             total = client.submit(sum, range(10_000), pure=False).result()
         benchmark.record("seen_workers", seen, "count")
         assert total == 49_995_000
-    '''
+    """
 )
 
 

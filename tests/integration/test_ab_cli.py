@@ -179,3 +179,109 @@ def test_ab_end_to_end_current_environment(tmp_path: Path) -> None:
     cand = next(r for r in runs if r.label == "cand")
     assert cand.environment.dask_config["distributed.scheduler.worker_saturation"] == 1.5
     assert (tmp_path / "out" / "report.md").read_text().startswith("### daskbench A/B")
+
+
+SEQUENTIAL_BENCH = textwrap.dedent(
+    '''
+    import os
+    import time
+
+
+    def test_sum(client, benchmark):
+        """B sleeps 10x as long inside the measured block: a large, steady effect."""
+        delay = float(os.environ.get("AB_DELAY", "0.05"))
+        with benchmark():
+            time.sleep(delay)
+            assert client.submit(sum, [1, 2, 3]).result() == 6
+
+
+    def test_quiet(client, benchmark):
+        with benchmark():
+            assert client.submit(sum, [1, 2]).result() == 3
+    '''
+)
+
+
+@pytest.mark.slow
+def test_ab_max_repeat_adds_rounds_only_where_undecided(tmp_path: Path) -> None:
+    (tmp_path / "bench_seq.py").write_text(SEQUENTIAL_BENCH)
+    (tmp_path / "a.yaml").write_text("name: a\n")
+    (tmp_path / "b.yaml").write_text("name: b\nenv: {AB_DELAY: '0.5'}\n")
+    proc = daskbench(
+        "ab",
+        "a.yaml",
+        "b.yaml",
+        "--bench",
+        "bench_seq.py",
+        "-k",
+        "test_sum or test_quiet",
+        "--repeat",
+        "3",
+        "--max-repeat",
+        "5",
+        "--metric",
+        "wall_time",
+        "--reset",
+        "none",
+        "--workers",
+        "1",
+        "--threads-per-worker",
+        "1",
+        "--out",
+        "out",
+        cwd=tmp_path,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    rows = {r["test"]: r for r in report["rows"]}
+    assert set(rows) == {"test_sum", "test_quiet"}
+    slow = rows["test_sum"]
+    # Much slower in every round: decided (3 pairs can just give the e-value of 40 a lone
+    # change in a family of 2 needs), using no rounds after the decision.
+    assert slow["verdict"] == "regressed", slow
+    assert slow["stop"] == "decided"
+    assert 3 <= slow["rounds_used"] <= 5
+    assert slow["n_a"] == slow["n_b"] == slow["rounds_used"]
+    assert slow["ratio"] > 2.0
+    assert 3 <= report["rounds"] <= 5
+    for row in report["rows"]:
+        assert row["test_method"] == "sequential-t"
+        assert row["stop"] in {"decided", "futile", "limit"}
+        assert row["rounds_used"] <= report["rounds"]
+        assert isinstance(row["noisy"], bool)
+        assert row["noise_cv"] is None or row["noise_cv"] >= 0
+    if report["rounds"] < 5:  # stopped early: only when nothing wanted more rounds
+        assert all(r["stop"] in {"decided", "futile"} for r in report["rows"])
+    # Rounds after the first batch ran exactly the benchmarks still undecided.
+    with open_store(f"sqlite:///{tmp_path}/out/ab.db") as store:
+        runs = {r.id: r.environment.extra["round"] for r in store.runs()}
+        ran: dict[int, set[str]] = {}
+        for result in store.results():
+            ran.setdefault(runs[result.run_id], set()).add(result.test)
+    assert ran[0] == ran[1] == ran[2] == {"test_sum", "test_quiet"}
+    for rnd in range(3, report["rounds"]):  # (-k selects by substring: names must differ)
+        assert ran[rnd] == {t for t, r in rows.items() if r["rounds_used"] > rnd}, rnd
+    assert report["confirmed"] == sorted(t for t, r in rows.items() if r["rounds_used"] > 3)
+    assert "undecided" in proc.stdout or report["rounds"] == 3
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--repeat", "5", "--max-repeat", "3"], "--max-repeat 3 must be at least --repeat 5"),
+        (["--confirm", "--max-repeat", "8"], "--confirm is short for --max-repeat"),
+        (["--confirm-rounds", "2"], "--confirm-rounds needs --confirm"),
+    ],
+)
+def test_sequential_flags_fail_before_running(
+    tmp_path: Path, flags: list[str], expected: str
+) -> None:
+    (tmp_path / "a.yaml").write_text("name: a\n")
+    (tmp_path / "b.yaml").write_text("name: b\n")
+    proc = daskbench("ab", "a.yaml", "b.yaml", *flags, "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"daskbench: error: {lines[0].removeprefix('daskbench: error: ')}"]
+    assert expected in lines[0]
+    assert not (tmp_path / "out").exists()  # nothing created, nothing run

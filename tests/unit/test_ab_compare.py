@@ -131,9 +131,21 @@ def test_not_compared_rows_explain_why() -> None:
 
 def test_too_few_rounds_is_inconclusive_never_a_guess() -> None:
     store = MemoryStore()
-    populate(store, rounds=3, slow=3.0)
+    populate(store, rounds=2, slow=3.0)
     cmp = compare_labels(store, "base", ["cand"], metrics=("wall_time",))
     assert verdicts(cmp)[("test_a", "wall_time")] == "inconclusive"
+    row = next(r for r in cmp.rows if r.test == "test_a" and r.metric == "wall_time")
+    assert row.comparison is not None
+    assert "too few samples" in row.comparison.note
+
+
+def test_three_consistent_rounds_can_decide_a_large_change() -> None:
+    # The t test on log ratios is not floored by the number of rounds (the signed-rank test
+    # needed 6+, and 12+ inside a family): 3 rounds, each exactly 3x slower, decide.
+    store = MemoryStore()
+    populate(store, rounds=3, slow=3.0)
+    cmp = compare_labels(store, "base", ["cand"], metrics=("wall_time",))
+    assert verdicts(cmp)[("test_a", "wall_time")] == "regressed"
 
 
 def render_all(ctx: ReportContext | None = None) -> tuple[str, str, str]:
@@ -181,3 +193,88 @@ def test_null_control_is_labelled() -> None:
     assert "(A/A control)" in md
     assert "A/A control `cand`" in md
     assert "1 false alarm(s)" in md
+
+
+def test_sequential_replay_says_what_is_open_and_rounds_used() -> None:
+    from daskbench.stats import SequentialDesign
+
+    store = MemoryStore()
+    populate(store, rounds=10, slow=1.5)
+    design = SequentialDesign(first=4, max_rounds=10, futility=0.0)
+    early = compare_labels(
+        store, "base", ["cand"], metrics=("wall_time",), sequential=design, rounds_run=4
+    )
+    assert early.sequential == design
+    a_row = next(r for r in early.rows if r.test == "test_a")
+    assert a_row.verdict == "regressed"  # 1.5x in 4 of 4 rounds, noise 0.1%
+    assert a_row.rounds_used == 4
+    assert a_row.comparison is not None
+    assert a_row.comparison.stop == "decided"
+    # test_b (0.1% noise, no change) and test_c (constant) are decided unchanged; nothing open
+    assert early.open_tests == ()
+    # with a noisy benchmark, it stays open until the limit
+    noisy = MemoryStore()
+    for r in range(10):
+        add_run(noisy, "base", r, {"test_n": 1.0})
+        add_run(noisy, "cand", r, {"test_n": DRIFT[r]})
+    mid = compare_labels(
+        noisy, "base", ["cand"], metrics=("wall_time",), sequential=design, rounds_run=6
+    )
+    assert mid.open_tests == ("test_n",)
+    row = mid.rows[0]
+    assert (row.rounds_used, len(row.a)) == (6, 6)  # only the rounds so far
+    data = row.to_dict()
+    assert data["stop"] == "running"
+    assert data["test_method"] == "sequential-t"
+    assert data["noisy"] is True
+    assert data["noise_cv"] > 0.05
+    end = compare_labels(noisy, "base", ["cand"], metrics=("wall_time",), sequential=design)
+    assert end.open_tests == ()
+    assert end.rows[0].to_dict()["stop"] == "limit"
+    assert "sequential t e-values" in end.method
+
+
+def test_sequential_needs_rounds_of_one_experiment() -> None:
+    from daskbench.errors import StatsInputError
+    from daskbench.stats import SequentialDesign
+
+    store = MemoryStore()
+    populate(store, rounds=4)
+    for r in range(4):  # the same labels in another experiment: pairs, but two sequences
+        add_run(store, "base", r, {"test_a": 1.0}, experiment="exp2")
+        add_run(store, "cand", r, {"test_a": 1.0}, experiment="exp2")
+    design = SequentialDesign(first=3, max_rounds=6)
+    with pytest.raises(StatsInputError, match=r"cand vs base: .* rounds of one experiment, got 2"):
+        compare_labels(store, "base", ["cand"], sequential=design)
+    one = compare_labels(store, "base", ["cand"], sequential=design, experiment="exp2")
+    assert one.rows
+    untagged = MemoryStore()
+    for _ in range(4):
+        add_run(untagged, "base", None, {"test_a": 1.0})
+        add_run(untagged, "cand", None, {"test_a": 1.0})
+    with pytest.raises(StatsInputError, match="paired by round"):
+        compare_labels(untagged, "base", ["cand"], sequential=design)
+
+
+def test_reports_show_noise_mde_marker_and_rounds() -> None:
+    from daskbench.stats import SequentialDesign
+
+    store = MemoryStore()
+    populate(store, rounds=6, slow=1.5)
+    for r in range(6):
+        add_run(store, "base", r, {"test_n": 1.0})
+        add_run(store, "cand", r, {"test_n": DRIFT[r]})
+    design = SequentialDesign(first=4, max_rounds=10, futility=0.0)
+    cmp = compare_labels(store, "base", ["cand"], metrics=("wall_time",), sequential=design)
+    ctx = ReportContext(experiment="exp1")
+    md, text, page = render_markdown(cmp, ctx), render_json(cmp, ctx), render_html(cmp, ctx)
+    assert "| noise | MDE |" in md
+    assert "regressed (4 rounds)" in md
+    assert "(6 rounds, running)" in md
+    assert " ?" in md  # test_n's MDE is far above the 5% threshold
+    assert "? marks an MDE above the threshold" in md
+    rows = {r["test"]: r for r in json.loads(text)["rows"]}
+    assert rows["test_a"]["rounds_used"] == 4
+    assert rows["test_n"]["noisy"] is True
+    assert rows["test_a"]["noisy"] is False or rows["test_a"]["mde"] > 0.05
+    assert "<th>noise</th>" in page

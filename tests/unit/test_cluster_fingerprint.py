@@ -134,18 +134,19 @@ def test_detect_names_a_worker_side_change_in_the_culprit_range() -> None:
 
     store = MemoryStore()
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    for i in range(20):
+    # (A history long enough that the detector can declare the step within 6 runs.)
+    for i in range(30):
         at = t0 + timedelta(days=i)
-        # The client stays the same; only the workers' numpy changes at run 14.
-        cluster = {"workers": 4, "workers.packages.numpy": "2.4.6" if i < 14 else "2.5.0"}
+        # The client stays the same; only the workers' numpy changes at run 24.
+        cluster = {"workers": 4, "workers.packages.numpy": "2.4.6" if i < 24 else "2.5.0"}
         env = Environment(packages={"dask": "2026.8.0"}, cluster=cluster)
         store.add_run(Run(f"r{i:02d}", "nightly", at, environment=env))
-        wall = (1.0 if i < 14 else 1.3) * (1 + 0.01 * (i % 3))
+        wall = (1.0 if i < 24 else 1.3) * (1 + 0.01 * (i % 3))
         store.add_result(Result(f"r{i:02d}", "test_a", 0, Outcome.PASSED, at, at,
                                 (Measurement("wall_time", wall, "s"),)))  # fmt: skip
     history = load_history(store)
     (change,) = detect(history).failing
-    assert change.first_bad_run == "r14"
+    assert change.first_bad_run == "r24"
     assert change.diff == {"cluster.workers.packages.numpy": ("2.4.6", "2.5.0")}
     assert "changed: cluster.workers.packages.numpy: 2.4.6 -> 2.5.0" in to_text(
         detect(history), history

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from daskbench.errors import ConfigError, NotFoundError
-from daskbench.history import acknowledge, detect, load_history, to_json, to_markdown, to_text
+from daskbench.history import (
+    History,
+    acknowledge,
+    detect,
+    load_history,
+    to_json,
+    to_markdown,
+    to_text,
+)
+from daskbench.history import TestHistory as Lineage  # (not a pytest class)
 from daskbench.metrics import register_metric
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
 from daskbench.store import MemoryStore
@@ -225,3 +234,154 @@ def test_empty_store() -> None:
     result = detect(history)
     assert (result.histories, result.changes, result.failing) == (0, (), [])
     assert "no new performance regressions" in to_markdown(result, history)
+
+
+# --- sequential detection of the newest runs ---------------------------------------------------
+
+
+def lognormal(n: int, cv: float, seed: int = 1) -> list[float]:
+    return list(np.random.default_rng(seed).lognormal(0.0, cv, n))
+
+
+def nightly(
+    values: Sequence[float], start: int, metric: str = "wall_time", **kwargs: object
+) -> list[tuple[bool, tuple[str, ...]]]:
+    """detect after each night from ``start`` on: (failing?, pending run ids) per night."""
+    store = MemoryStore()
+    fill(store, values, metric=metric)
+    history = load_history(store)
+    out = []
+    for n in range(start, len(values) + 1):
+        ids = history.runs_by_label["main"][:n]
+        night = History(history.runs, {"main": ids}, {}, history.position)
+        night.tests = {
+            key: Lineage(
+                th.label,
+                th.test,
+                th.path,
+                th.run_ids[:n],
+                th.failed[:n],
+                th.errors[:n],
+                {m: v[:n] for m, v in th.values.items()},
+            )
+            for key, th in history.tests.items()
+        }
+        result = detect(night, **kwargs)  # type: ignore[arg-type]
+        pending = result.pending[0].run_ids if result.pending else ()
+        out.append((bool(result.failing), pending))
+    return out
+
+
+def test_a_big_step_fails_before_min_size_runs_show_it() -> None:
+    # +30% at 3% noise (about 9 sd): declared on its 4th run, at its first run (the culprit).
+    values = lognormal(60, 0.03) + [1.3 * v for v in lognormal(4, 0.03, seed=2)]
+    store = MemoryStore()
+    ids = fill(store, values)
+    history = load_history(store)
+    result = detect(history)
+    (change,) = result.failing
+    assert (change.first_bad_run, change.last_good_run) == (ids[60], ids[59])
+    assert change.declared
+    assert change.detected_after == 4
+    assert change.percent == pytest.approx(30, abs=3)
+    assert change.pvalue < detect(history).false_alarm_rate
+    assert detect_change_points_found(values) == []  # too recent for the offline search
+    assert "declared after 4 run(s) of the new regime" in to_text(result, history)
+    data = json.loads(to_json(result, history))
+    assert (data["regressions"][0]["declared"], data["regressions"][0]["detected_after"]) == (
+        True,
+        4,
+    )
+    assert data["settings"]["false_alarm_rate"] == result.false_alarm_rate
+    # The nights before, it was pending (growing evidence), never failing.
+    nights = nightly(values, 61)
+    assert [failing for failing, _ in nights] == [False, False, False, True]
+    assert [len(p) for _, p in nights[:3]] == [1, 2, 3]
+    # Its culprit range is acknowledged like any other.
+    acknowledge(store, "test_sum", "wall_time", ids[60], "expected")
+    assert detect(load_history(store), store.acks()).failing == []
+
+
+def detect_change_points_found(values: Sequence[float]) -> list[int]:
+    from daskbench.stats import detect_change_points
+
+    return [cp.index for cp in detect_change_points(values)]
+
+
+def test_a_small_step_is_pending_before_it_fails() -> None:
+    # +10% at 3% noise (3.2 sd): a few runs of growing evidence, then declared.
+    values = lognormal(80, 0.03, seed=3) + [1.1 * v for v in lognormal(12, 0.03, seed=4)]
+    nights = nightly(values, 81)
+    first = next(i for i, (failing, _) in enumerate(nights) if failing)
+    assert 2 <= first + 1 <= 8  # runs with the step when CI first failed
+    assert all(not failing for failing, _ in nights[:first])
+    assert all(failing for failing, _ in nights[first:])  # and it keeps failing
+    assert any(pending for _, pending in nights[:first])
+
+
+def test_a_spike_is_pending_one_night_then_clears() -> None:
+    values = [*lognormal(80, 0.03, seed=5), 3.0, *lognormal(10, 0.03, seed=6)]
+    nights = nightly(values, 81)
+    assert not any(failing for failing, _ in nights)
+    assert nights[0][1] == ("main-080",)  # the spike itself: watch
+    store = MemoryStore()
+    fill(store, values[:81])
+    history = load_history(store)
+    result = detect(history)
+    (pending,) = result.pending
+    assert pending.threshold / 2 <= pending.evidence < pending.threshold
+    assert f"evidence {pending.evidence:.1f}, fails at {pending.threshold:.1f}" in to_text(
+        result, history
+    )
+    assert "#### Pending (evidence growing, not enough to fail yet)" in to_markdown(result, history)
+    assert all(pending == () for _, pending in nights[3:])
+
+
+def test_two_spikes_in_a_row_do_not_fail() -> None:
+    values = [*lognormal(80, 0.03, seed=7), 3.0, 2.5, *lognormal(10, 0.03, seed=8)]
+    assert not any(failing for failing, _ in nightly(values, 81))
+
+
+def test_a_declared_regression_fails_for_recent_runs_then_is_known() -> None:
+    values = lognormal(60, 0.03) + [1.3 * v for v in lognormal(20, 0.03, seed=2)]
+    nights = nightly(values, 61, recent=6)
+    failing = [i + 1 for i, (f, _) in enumerate(nights) if f]  # runs with the step
+    assert failing == list(range(4, 10))  # declared on run 4, then 6 runs in all
+    store = MemoryStore()
+    fill(store, values)
+    (change,) = detect(load_history(store), recent=6).changes
+    assert change.regression
+    assert change.declared
+    assert not change.new
+    assert change.detected_after == 4
+
+
+def test_a_regression_fixed_before_it_is_declared_never_fails() -> None:
+    values = [*lognormal(60, 0.03), 1.3, 1.32, *lognormal(12, 0.03, seed=9)]
+    assert not any(failing for failing, _ in nightly(values, 61))
+
+
+def test_higher_is_better_metrics_regress_downwards() -> None:
+    values = lognormal(60, 0.03) + [0.7 * v for v in lognormal(6, 0.03, seed=2)]
+    store = MemoryStore()
+    fill(store, values, metric="throughput")
+    fill(store, values, test="test_mean")  # wall_time: faster, an improvement
+    result = detect(load_history(store))
+    assert [(c.test, c.detected_after) for c in result.failing] == [("test_sum", 4)]
+
+
+def test_false_alarm_rate_is_validated() -> None:
+    history = load_history(MemoryStore())
+    with pytest.raises(ConfigError, match="--false-alarm-rate"):
+        detect(history, false_alarm_rate=0.0)
+    assert detect(history, false_alarm_rate=1e-6).false_alarm_rate == 1e-6
+
+
+def test_a_declared_regression_does_not_flicker() -> None:
+    # +6% at 3% noise: declared on its 6th run, when the evidence just crosses the threshold;
+    # the next night it dips below (4.6 < 4.9) but stays above the hold level (80%): CI keeps
+    # failing for the `recent` runs after the declaration instead of going green for a night.
+    values = lognormal(80, 0.03, seed=8) + [1.06 * v for v in lognormal(25, 0.03, seed=108)]
+    nights = nightly(values, 81)
+    failing = [i + 1 for i, (f, _) in enumerate(nights) if f]  # runs with the step
+    assert failing[:10] == list(range(6, 16))

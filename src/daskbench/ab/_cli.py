@@ -9,9 +9,10 @@ the database and run rounds.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,15 @@ from daskbench._options import (
     click_options,
 )
 from daskbench._secrets import mask_command, mask_config, mask_url
-from daskbench.ab._compare import ABComparison, Row, compare_labels
+from daskbench.ab._compare import ABComparison, compare_labels
 from daskbench.ab._runner import Arm, Experiment
 from daskbench.ab._spec import EnvSpec, load_spec
 from daskbench.ab._venv import BuiltEnv, EnvBuilder
 from daskbench.errors import ConfigError, ExitCode, StoreError
 from daskbench.report._ab import ReportContext, terminal_tables, write_reports
-from daskbench.stats import Verdict
+from daskbench.stats import SequentialDesign, min_rounds, sequential_min_rounds
 
 __all__ = ["ab", "compare"]
-
-_CONFIRM = (Verdict.REGRESSED, Verdict.IMPROVED, Verdict.INCONCLUSIVE)
-# The smallest exact two-sided signed-rank p-value with n pairs is 2 / 2**n: < 0.05 from 6.
-_MIN_PAIRED_ROUNDS = 6
 
 
 def _console() -> Console:
@@ -237,36 +234,58 @@ def _run_rounds(
             experiment.run_round(tests, on_start=start, on_done=done)
 
 
-def _mark_confirmed(cmp: ABComparison, before: ABComparison, tests: Sequence[str]) -> ABComparison:
+def _mark_confirmed(cmp: ABComparison, before: ABComparison, first: int) -> ABComparison:
+    """Rows that used rounds beyond the first batch, with their verdict after it."""
     old = {(r.candidate, r.test, r.metric): r.verdict for r in before.rows}
     rows = []
     for r in cmp.rows:
-        if r.test in tests:
-            r = Row(
-                r.candidate,
-                r.test,
-                r.metric,
-                r.comparison,
-                r.a,
-                r.b,
-                r.failed_a,
-                r.failed_b,
-                r.note,
-                confirmed=True,
-                verdict_before_confirm=old.get((r.candidate, r.test, r.metric)),
+        if r.rounds_used is not None and r.rounds_used > first:
+            r = dataclasses.replace(
+                r, confirmed=True, verdict_before_confirm=old.get((r.candidate, r.test, r.metric))
             )
         rows.append(r)
-    return ABComparison(
-        cmp.baseline,
-        cmp.candidates,
-        cmp.metrics,
-        tuple(rows),
-        cmp.paired,
-        cmp.rounds,
-        cmp.alpha,
-        cmp.threshold,
-        cmp.arms,
+    return dataclasses.replace(cmp, rows=tuple(rows))
+
+
+def _run_sequential(
+    experiment: Experiment,
+    design: SequentialDesign,
+    console: Console,
+    analyse: Callable[[int], ABComparison],
+) -> tuple[ABComparison, list[str]]:
+    """``--max-repeat``: the first batch, then one round at a time of the benchmarks that
+    some comparison still wants, until none does or ``max_rounds`` is reached.
+
+    ``analyse(rounds)`` replays the sequential design on the stored results after that many
+    rounds (a pure function of the data, so any later report recomputes the same verdicts).
+    Returns the final comparison and the benchmarks that got extra rounds.
+    """
+    _run_rounds(experiment, design.first, console)
+    before = analyse(design.first)
+    family = max(
+        (sum(r.comparison is not None for r in before.rows_of(c)) for c in before.candidates),
+        default=0,
     )
+    needed = sequential_min_rounds(max(family, 1), alpha=design.alpha)
+    if design.max_rounds < needed:
+        console.print(
+            f"[yellow]note:[/] a lone change among {family} comparisons needs {needed}+ rounds "
+            f"to be decided sequentially; --max-repeat is {design.max_rounds}",
+            highlight=False,
+        )
+    cmp, extra = before, set[str]()
+    while cmp.open_tests and experiment.rounds_done < design.max_rounds:
+        tests = list(cmp.open_tests)
+        extra.update(tests)
+        console.print(
+            f"round {experiment.rounds_done + 1} of at most {design.max_rounds}: "
+            f"{len(tests)} benchmark(s) undecided: " + ", ".join(tests),
+            highlight=False,
+            markup=False,
+        )
+        _run_rounds(experiment, 1, console, tests, what="sequential round")
+        cmp = analyse(experiment.rounds_done)
+    return _mark_confirmed(cmp, before, design.first), sorted(extra)
 
 
 def _environments(
@@ -291,7 +310,14 @@ def _environments(
 @click.argument("specs", nargs=-1, type=click.Path())
 @click_options(REPEAT.but(default=5, help="rounds"), defaults=True)
 @click.option("--null", is_flag=True, help="add an A/A control: a second copy of the first spec")
-@click.option("--confirm", is_flag=True, help="re-run non-'unchanged' benchmarks before deciding")
+@click.option(
+    "--max-repeat",
+    type=click.IntRange(min=1),
+    default=None,
+    help="sequential: after --repeat rounds, add rounds one at a time for the benchmarks "
+    "still undecided, up to this many rounds in all (anytime-valid statistics)",
+)
+@click.option("--confirm", is_flag=True, help="short for --max-repeat REPEAT+CONFIRM_ROUNDS")
 @click.option(
     "--confirm-rounds",
     type=int,
@@ -323,6 +349,7 @@ def ab(
     specs: tuple[str, ...],
     repeat: int,
     null: bool,
+    max_repeat: int | None,
     confirm: bool,
     confirm_rounds: int | None,
     db: str | None,
@@ -375,6 +402,7 @@ def ab(
         "memory_limit": memory_limit,
     }
     _child_options(parsed, shared, cluster)
+    design = _sequential_design(repeat, max_repeat, confirm, confirm_rounds, alpha, threshold)
     db = db or f"sqlite:///{(out_dir / 'ab.db').resolve()}"
     _check_db_url(db)
     # 2. Environments (slow, cached; a bad package fails here, still before any output).
@@ -404,39 +432,35 @@ def ab(
         f"results in {mask_url(db)}",
         highlight=False,
     )
-    if repeat < _MIN_PAIRED_ROUNDS:
+    needed, most = min_rounds(), design.max_rounds if design else repeat
+    if most < needed:
         console.print(
-            f"[yellow]note:[/] with {repeat} round(s) no paired comparison can reach p < 0.05 "
-            f"(that needs {_MIN_PAIRED_ROUNDS}+ rounds, 10+ recommended): expect 'inconclusive'",
+            f"[yellow]note:[/] with {most} round(s) no comparison can be decided (that needs "
+            f"{needed}+ rounds, 10+ recommended): expect 'inconclusive'",
             highlight=False,
         )
-    _run_rounds(experiment, repeat, console)
-
     labels = [a.label for a in arms]
-    kwargs: dict[str, Any] = {
-        "experiment": experiment.id,
-        "metrics": settings.metrics,
-        "alpha": settings.alpha,
-        "threshold": settings.threshold,
-    }
-    with open_store(db, mode="read") as store:
-        cmp = compare_labels(store, labels[0], labels[1:], **kwargs)
-    confirmed: list[str] = []
-    extra = 0
-    if confirm:
-        confirmed = cmp.flagged_tests(_CONFIRM)
-        if confirmed:
-            extra = confirm_rounds or repeat
-            console.print(
-                f"confirming {len(confirmed)} benchmark(s) with {extra} extra rounds: "
-                + ", ".join(confirmed),
-                highlight=False,
-                markup=False,
+
+    def analyse(rounds: int | None = None) -> ABComparison:
+        with open_store(db, mode="read") as store:
+            return compare_labels(
+                store,
+                labels[0],
+                labels[1:],
+                experiment=experiment.id,
+                metrics=settings.metrics,
+                alpha=settings.alpha,
+                threshold=settings.threshold,
+                sequential=design,
+                rounds_run=rounds,
             )
-            _run_rounds(experiment, extra, console, confirmed, what="confirm")
-            with open_store(db, mode="read") as store:
-                after = compare_labels(store, labels[0], labels[1:], **kwargs)
-            cmp = _mark_confirmed(after, cmp, confirmed)
+
+    confirmed: list[str] = []
+    if design is None:
+        _run_rounds(experiment, repeat, console)
+        cmp = analyse()
+    else:
+        cmp, confirmed = _run_sequential(experiment, design, console, analyse)
     ctx = ReportContext(
         title=f"daskbench A/B: {' vs '.join(labels[1:])} against {labels[0]}",
         experiment=experiment.id,
@@ -445,7 +469,7 @@ def ab(
         environments=_environments(parsed, envs, cmp),
         null_label=parsed[-1].name if null else None,
         confirmed=tuple(confirmed),
-        confirm_rounds=extra,
+        confirm_rounds=experiment.rounds_done - repeat,
         command=mask_command(["daskbench", *sys.argv[1:]]),
     )
     code = _finish(cmp, ctx, out_dir, console, fail_on_regression=settings.fail_on_regression)
@@ -454,6 +478,33 @@ def ab(
         highlight=False,
     )
     return code
+
+
+def _sequential_design(
+    repeat: int,
+    max_repeat: int | None,
+    confirm: bool,
+    confirm_rounds: int | None,
+    alpha: float,
+    threshold: float,
+) -> SequentialDesign | None:
+    """The sequential design of ``--max-repeat`` (``--confirm`` is a special case), or None."""
+    if confirm:
+        if max_repeat is not None:
+            raise ConfigError("--confirm is short for --max-repeat; give only one of them")
+        max_repeat = repeat + (confirm_rounds or repeat)
+    elif confirm_rounds is not None:
+        raise ConfigError("--confirm-rounds needs --confirm (or use --max-repeat)")
+    if max_repeat is None:
+        return None
+    if max_repeat < repeat:
+        raise ConfigError(f"--max-repeat {max_repeat} must be at least --repeat {repeat}")
+    try:
+        return SequentialDesign(
+            first=repeat, max_rounds=max_repeat, alpha=alpha, threshold=threshold
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 # -- compare --------------------------------------------------------------------------------------

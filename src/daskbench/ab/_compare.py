@@ -6,6 +6,11 @@ hundreds of comparisons of one A/B pair. Results of runs tagged with an experime
 round (``daskbench ab`` tags them) are paired by round; otherwise the samples are pooled
 and compared unpaired. Failed results never enter the statistics but are counted.
 
+With a :class:`~daskbench.stats.SequentialDesign` (``daskbench ab --max-repeat``) the family
+is judged by :func:`daskbench.stats.sequential_compare_many` instead, which says how many
+rounds each comparison used and which benchmarks still need rounds
+(:attr:`ABComparison.open_tests`).
+
     >>> from daskbench.store import open_store
     >>> with open_store("memory://") as store:
     ...     compare_labels(store, "main", ["branch"]).rows
@@ -25,7 +30,13 @@ from daskbench._options import DEFAULT_METRICS
 from daskbench.errors import NotFoundError, StatsInputError
 from daskbench.metrics import get_metric
 from daskbench.models import Outcome, Result, Run
-from daskbench.stats import Comparison, Verdict, compare_many
+from daskbench.stats import (
+    Comparison,
+    SequentialDesign,
+    Verdict,
+    compare_many,
+    sequential_compare_many,
+)
 from daskbench.store import Store
 
 __all__ = [
@@ -142,6 +153,7 @@ class Row:
     note: str = ""
     confirmed: bool = False
     verdict_before_confirm: RowVerdict | None = None
+    rounds_used: int | None = None  # rounds of the experiment this comparison used (paired)
 
     @property
     def verdict(self) -> RowVerdict:
@@ -173,6 +185,11 @@ class Row:
             "failed_a": self.failed_a,
             "failed_b": self.failed_b,
             "paired": c.paired if c else None,
+            "test_method": c.method if c else None,
+            "noise_cv": c.noise_cv if c else None,
+            "noisy": c.noisy if c else None,
+            "rounds_used": self.rounds_used,
+            "stop": (c.stop or None) if c else None,
             "note": (c.note if c and c.note else self.note),
             "confirmed": self.confirmed,
             "verdict_before_confirm": self.verdict_before_confirm,
@@ -194,6 +211,8 @@ class ABComparison:
     alpha: float
     threshold: float
     arms: dict[str, ArmSamples] = field(default_factory=dict)
+    sequential: SequentialDesign | None = None
+    open_tests: tuple[str, ...] = ()  # benchmarks a sequential design still wants rounds of
 
     def rows_of(self, candidate: str) -> list[Row]:
         return [r for r in self.rows if r.candidate == candidate]
@@ -211,33 +230,102 @@ class ABComparison:
     def regressed(self) -> list[Row]:
         return [r for r in self.rows if r.verdict is Verdict.REGRESSED]
 
+    @property
+    def method(self) -> str:
+        """How the verdicts were reached, in words (for reports)."""
+        methods = sorted({r.comparison.method for r in self.rows if r.comparison is not None})
+        names = {
+            "paired-t": "t tests on the per-round log ratios",
+            "welch-t": "Welch t tests on log values",
+            "wilcoxon": "Wilcoxon signed-rank tests",
+            "mann-whitney": "Mann-Whitney tests",
+            "sequential-t": "sequential t e-values (anytime-valid)",
+        }
+        tests = ", ".join(names.get(m, m) for m in methods) or "no tests"
+        if self.sequential is not None:
+            design = self.sequential
+            return (
+                f"{tests}, e-BH over the family (FDR {self.alpha:.0%} per candidate); "
+                f"rounds {design.first} to {design.max_rounds}, each comparison stopping "
+                "when decided"
+            )
+        return f"{tests} with Benjamini-Hochberg q-values (FDR {self.alpha:.0%} per candidate)"
+
 
 def _is_paired(arms: Sequence[ArmSamples]) -> bool:
-    """Pair by round only if every passed result is tagged, once per test and round."""
+    """Pair by round only if every passed result is tagged, and the results of one test and
+    round all come from one run (its executions, with ``--min-time``)."""
     for arm in arms:
         for items in arm.passed.values():
-            keys = [k for k, _ in items]
-            if any(k is None for k in keys) or len(keys) != len(set(keys)):
-                return False
+            runs: dict[RoundKey, str] = {}
+            for key, result in items:
+                if key is None or runs.setdefault(key, result.run_id) != result.run_id:
+                    return False
     return True
 
 
-def _samples(
-    a: ArmSamples, b: ArmSamples, test: str, metric: str, paired: bool
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _one_value(values: Sequence[float]) -> float:
+    """The value of one round (or repeat) with several executions: their geometric mean.
+
+    Every comparison works on logs, and executions of one round share its conditions: they
+    are not independent samples, so they count once, averaged.
+    """
+    if len(values) == 1 or min(values) <= 0:
+        return values[0] if len(values) == 1 else min(values)  # <= 0: refused later
+    return math.exp(math.fsum(math.log(v) for v in values) / len(values))
+
+
+# The values of A and B of one benchmark x metric, and (paired) the round of each pair.
+Keyed = tuple[tuple[float, ...], tuple[float, ...], tuple[RoundKey, ...]]
+
+
+def _samples(a: ArmSamples, b: ArmSamples, test: str, metric: str, paired: bool) -> Keyed:
+    """The values of ``test``/``metric`` in both arms (paired: by round, with the rounds)."""
+
     def values(arm: ArmSamples) -> dict[Any, float]:
-        out: dict[Any, float] = {}
-        for i, (key, result) in enumerate(arm.passed.get(test, [])):
+        groups: dict[Any, list[float]] = {}
+        for key, result in arm.passed.get(test, []):
             v = result.value(metric)
             if v is not None:
-                out[key if paired else i] = v
-        return out
+                # Unpaired: each repeat of a run is a sample; its executions count once.
+                groups.setdefault(key if paired else (result.run_id, result.repeat), []).append(v)
+        return {k: _one_value(vs) for k, vs in groups.items()}
 
     va, vb = values(a), values(b)
     if paired:
         common = sorted(va.keys() & vb.keys())
-        return tuple(va[k] for k in common), tuple(vb[k] for k in common)
-    return tuple(va.values()), tuple(vb.values())
+        return tuple(va[k] for k in common), tuple(vb[k] for k in common), tuple(common)
+    return tuple(va.values()), tuple(vb.values()), ()
+
+
+def _rounds_run(arms: Sequence[ArmSamples]) -> int:
+    """Rounds of the experiment so far: one past the highest round tagged."""
+    rounds = [k[1] for arm in arms for items in arm.passed.values() for k, _ in items if k]
+    return max(rounds, default=-1) + 1
+
+
+def _sequential(
+    pairs: dict[tuple[str, str], Keyed],
+    design: SequentialDesign,
+    rounds_run: int,
+) -> tuple[dict[tuple[str, str], Comparison], dict[tuple[str, str], int], set[str]]:
+    """Sequential verdicts of one family, the rounds each used, the tests still open."""
+    experiments = {k[0] for _, _, keys in pairs.values() for k in keys}
+    if len(experiments) > 1:
+        raise StatsInputError(
+            f"a sequential analysis needs the rounds of one experiment, got {len(experiments)}"
+        )
+    series = {
+        key: [(k[1], x, y) for k, x, y in zip(keys, a, b, strict=True)]
+        for key, (a, b, keys) in pairs.items()
+    }
+    result = sequential_compare_many(
+        series,
+        design,
+        lower_is_better={k: get_metric(k[1]).lower_is_better for k in series},
+        rounds_run=rounds_run,
+    )
+    return result.comparisons, result.rounds_used, {test for test, _ in result.open}
 
 
 def compare_arms(
@@ -248,18 +336,33 @@ def compare_arms(
     alpha: float = 0.05,
     threshold: float = 0.05,
     paired: bool | None = None,
+    sequential: SequentialDesign | None = None,
+    rounds_run: int | None = None,
 ) -> ABComparison:
-    """Compare every candidate with the baseline; one FDR family per candidate."""
+    """Compare every candidate with the baseline; one FDR family per candidate.
+
+    With ``sequential`` (which needs results paired by round, of one experiment) every
+    family is judged by the sequential design after ``rounds_run`` rounds (default: as many
+    as the results show), at the design's alpha and threshold; ``open_tests`` then lists
+    the benchmarks that want another round.
+    """
     if paired is None:
         paired = _is_paired([baseline, *candidates])
+    if sequential is not None and not paired:
+        raise StatsInputError(
+            "a sequential analysis needs results paired by round (one per benchmark and round)"
+        )
+    if sequential is not None and rounds_run is None:
+        rounds_run = _rounds_run([baseline, *candidates])
     rows: list[Row] = []
+    open_tests: set[str] = set()
     for cand in candidates:
         tests = sorted(set(baseline.tests) | set(cand.tests))
-        pairs: dict[tuple[str, str], tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        pairs: dict[tuple[str, str], Keyed] = {}
         pending: list[Row] = []
         for test in tests:
             for metric in metrics:
-                a, b = _samples(baseline, cand, test, metric, paired)
+                a, b, keys = _samples(baseline, cand, test, metric, paired)
                 note = ""
                 if not a or not b:
                     missing = [
@@ -275,31 +378,39 @@ def compare_arms(
                 elif min(a + b) <= 0:
                     note = f"{metric} has values <= 0; ratios are undefined"
                 else:
-                    pairs[(test, metric)] = (a, b)
+                    pairs[(test, metric)] = (a, b, keys)
                 fa, fb = baseline.failed.get(test, 0), cand.failed.get(test, 0)
                 pending.append(Row(cand.label, test, metric, None, a, b, fa, fb, note))
+        used: dict[tuple[str, str], int] = {}
         try:
-            results = compare_many(
-                pairs,
-                alpha=alpha,
-                threshold=threshold,
-                paired=paired,
-                lower_is_better={k: get_metric(k[1]).lower_is_better for k in pairs},
-            )
-        except StatsInputError as exc:  # pragma: no cover - inputs are validated above
+            if sequential is not None:
+                results, used, still = _sequential(pairs, sequential, rounds_run or 0)
+                open_tests |= still
+            else:
+                results = compare_many(
+                    {k: (v[0], v[1]) for k, v in pairs.items()},
+                    alpha=alpha,
+                    threshold=threshold,
+                    paired=paired,
+                    lower_is_better={k: get_metric(k[1]).lower_is_better for k in pairs},
+                )
+        except StatsInputError as exc:
             raise StatsInputError(f"{cand.label} vs {baseline.label}: {exc}") from exc
         for row in pending:
-            comparison = results.get((row.test, row.metric))
+            key = (row.test, row.metric)
+            comparison = results.get(key)
             if comparison is not None:
+                n = comparison.n_a if sequential is not None else len(row.a)
                 row = Row(
                     row.candidate,
                     row.test,
                     row.metric,
                     comparison,
-                    row.a,
-                    row.b,
+                    row.a[:n],  # a sequential comparison shows the pairs it used
+                    row.b[:n],
                     row.failed_a,
                     row.failed_b,
+                    rounds_used=used.get(key, n) if paired else None,
                 )
             rows.append(row)
     rows = [r for r in rows if not _metric_absent(r, baseline, candidates)]
@@ -310,9 +421,11 @@ def compare_arms(
         rows=tuple(rows),
         paired=paired,
         rounds=max([baseline.rounds, *(c.rounds for c in candidates)]),
-        alpha=alpha,
-        threshold=threshold,
+        alpha=alpha if sequential is None else sequential.alpha,
+        threshold=threshold if sequential is None else sequential.threshold,
         arms={a.label: a for a in (baseline, *candidates)},
+        sequential=sequential,
+        open_tests=tuple(sorted(open_tests)),
     )
 
 
@@ -339,6 +452,8 @@ def compare_labels(
     threshold: float = 0.05,
     paired: bool | None = None,
     tests: Iterable[str] | None = None,
+    sequential: SequentialDesign | None = None,
+    rounds_run: int | None = None,
 ) -> ABComparison:
     """Load the labels from ``store`` and compare (see :func:`compare_arms`).
 
@@ -353,5 +468,12 @@ def compare_labels(
     base = load_arm(store, baseline, experiment=experiment, tests=wanted)
     cands = [load_arm(store, c, experiment=experiment, tests=wanted) for c in candidates]
     return compare_arms(
-        base, cands, metrics=metrics, alpha=alpha, threshold=threshold, paired=paired
+        base,
+        cands,
+        metrics=metrics,
+        alpha=alpha,
+        threshold=threshold,
+        paired=paired,
+        sequential=sequential,
+        rounds_run=rounds_run,
     )

@@ -26,6 +26,7 @@ from daskbench._options import (
 from daskbench.errors import ExitCode
 from daskbench.history._detect import (
     DEFAULT_ALPHA,
+    DEFAULT_FALSE_ALARM_RATE,
     DEFAULT_MIN_CHANGE,
     DEFAULT_MIN_SIZE,
     DEFAULT_RECENT,
@@ -38,10 +39,22 @@ RECENT = OptionSpec(
     "recent",
     int,
     DEFAULT_RECENT,
-    f"a change within this many last runs is new (must exceed {DEFAULT_MIN_SIZE})",
+    (
+        "a regression fails CI for this many runs after it is declared, then counts as known "
+        f"(must exceed {DEFAULT_MIN_SIZE})"
+    ),
 )
 MIN_CHANGE = OptionSpec(
     "min-change", float, DEFAULT_MIN_CHANGE, "ignore shifts smaller than this fraction (0.05 = 5%)"
+)
+FALSE_ALARM_RATE = OptionSpec(
+    "false-alarm-rate",
+    float,
+    DEFAULT_FALSE_ALARM_RATE,
+    (
+        "chance that a history without a change fails CI on one run: H histories run N "
+        "times a year fail on about H * N * rate runs a year"
+    ),
 )
 ONLY_LABEL = LABEL.but(default=None, help="only this label (lineage) [default: every label]")
 
@@ -102,6 +115,7 @@ def import_(db: str, fmt: str, skip_existing: bool, label: str | None, file: Pat
     METRICS.but(default=(), help="only this metric (repeatable) [default: every metric]"),
     RECENT,
     MIN_CHANGE,
+    FALSE_ALARM_RATE,
     ALPHA.but(default=DEFAULT_ALPHA, help="false-alarm rate per history without a change"),
     FORMAT.but(choices=("text", "markdown", "json"), default="text"),
     defaults=True,
@@ -120,11 +134,12 @@ def detect(
     recent: int,
     min_change: float,
     alpha: float,
+    false_alarm_rate: float,
     fmt: str,
     output: Path | None,
     fail_on_regression: bool,
 ) -> int:
-    """Find change points in every test x metric history and report new regressions."""
+    """Find the changes of every test x metric history and report new regressions."""
     from daskbench.errors import ConfigError
     from daskbench.history import detect as run_detect
     from daskbench.history import load_history, to_json, to_markdown, to_text
@@ -137,7 +152,13 @@ def detect(
         history = load_history(store, label=label)
         acks = store.acks()
     detection = run_detect(
-        history, acks, metrics=metrics, recent=recent, min_change=min_change, alpha=alpha
+        history,
+        acks,
+        metrics=metrics,
+        recent=recent,
+        min_change=min_change,
+        alpha=alpha,
+        false_alarm_rate=false_alarm_rate,
     )
     render = {"text": to_text, "markdown": to_markdown, "json": to_json}[fmt]
     report = render(detection, history)

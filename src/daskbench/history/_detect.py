@@ -1,25 +1,40 @@
-"""Regressions in a history: change points, which of them are new, and who caused them.
+"""Regressions in a history: which steps are new, when the evidence declared them, who did it.
 
-For every (label, test, metric) history, :func:`daskbench.stats.detect_change_points` finds
-the shifts of the typical value. Each shift becomes a :class:`Change`:
+Every (label, test, metric) history is read in two ways:
+
+* **Offline**, :func:`daskbench.stats.detect_change_points` finds the steps of the whole
+  history, old ones too, and locates them. A step needs ``min_size`` runs on each side to be
+  located this way, and shifts smaller than ``min_change`` are ignored.
+* **Sequentially**, :func:`daskbench.stats.scan_tail` asks whether the newest runs have moved
+  against the regime before them (the offline steps bound the regimes). Its boundary is
+  calibrated so that a history without any change fails CI on a given night with probability
+  ``false_alarm_rate``, although the same history is asked again every night: a large step is
+  declared after a few runs, a small one after more, and one run never (it may be a spike).
+
+Each step becomes a :class:`Change`:
 
 * its *direction* follows the metric (``get_metric(name).lower_is_better``): up is a
   regression for times and memory, down for a throughput;
-* it is *new* when its first bad run is one of the last ``recent`` runs of the label. A step
-  can only be confirmed once ``min_size`` runs show it (the statistics refuse shorter
-  regimes, so that one spike is never a step); ``recent`` must therefore exceed ``min_size``,
-  and ``recent - min_size`` is how many runs a new regression keeps failing CI before it
-  counts as known;
+* it is *declared* when the sequential detector declares a regression starting within
+  ``min_size`` runs of it tonight, or declared it within the last ``recent`` runs and its
+  evidence is still at least ``HOLD`` (80%) of the threshold (so that CI does not go green
+  for a night when evidence just past the threshold dips); ``detected_after`` is the number
+  of runs of the new regime it took the first time (found by replaying the earlier nights). A
+  declared step that the offline search cannot locate yet is placed at the sequential
+  detector's likeliest start;
+* it is *new* when it was first declared within the last ``recent`` runs of the label (a step
+  never declared: when its first bad run is), so a regression fails CI for at most ``recent``
+  runs, and then counts as known;
 * it is *reverted* when the latest regime is back within ``min_change`` of the level before
   it (a regression fixed before anyone looked);
 * it is *acknowledged* when an :class:`~daskbench.store.Ack` names the test, the metric and a
   run within ``min_size`` runs of the change (the detected position can move by a run or two
   as more data arrives, so the ack must not depend on the exact index).
 
-The last few runs of a history, too few to be a regime of their own, are checked separately:
-if all of them are worse than the current regime they are reported as :class:`Pending` (watch,
-never a failure). A single bad last run is thus shown, but fails nothing until ``min_size``
-runs confirm it.
+A new, declared, unreverted, unacknowledged regression fails CI (:attr:`Change.failing`).
+Evidence that is growing but not yet enough (at least half the boundary, and ``min_change``)
+is reported as :class:`Pending`: watch, never a failure. A single bad last run is thus shown,
+and cleared again by the normal runs that follow a spike.
 """
 
 from __future__ import annotations
@@ -27,13 +42,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from daskbench.errors import ConfigError
 from daskbench.metrics import get_metric
-from daskbench.stats import detect_change_points
+from daskbench.stats import MonitorSettings, Shift, declared_after, detect_change_points, scan_tail
 from daskbench.store import Ack
 
 from ._series import History, Series
@@ -53,6 +68,12 @@ DEFAULT_RECENT = 10
 DEFAULT_MIN_SIZE = 5
 DEFAULT_MIN_CHANGE = 0.05
 DEFAULT_ALPHA = 0.05
+# Per history and night: 120 histories run nightly fail CI on at most 0.88 nights a year of noise.
+DEFAULT_FALSE_ALARM_RATE = 2e-5
+# A declared regression stays declared, for `recent` runs, while its evidence stays above this
+# share of the threshold: evidence just past the threshold dips below it again on some of the
+# next nights (a fifth of the small steps in perf/detect_nightly.py), and CI should not flicker.
+HOLD = 0.8
 
 
 class ChangeKind(StrEnum):
@@ -105,6 +126,8 @@ class Change:
     diff: dict[str, tuple[Any, Any]] = field(
         default_factory=dict
     )  # fingerprint: key -> (good, bad)
+    declared: bool = False  # the sequential detector declares this regression tonight
+    detected_after: int | None = None  # runs of the new regime it took to declare it first
 
     @property
     def ratio(self) -> float:
@@ -122,8 +145,14 @@ class Change:
 
     @property
     def failing(self) -> bool:
-        """A new, unacknowledged regression still in effect: what fails CI."""
-        return self.regression and self.new and not self.reverted and self.ack is None
+        """A new, declared, unacknowledged regression still in effect: what fails CI."""
+        return (
+            self.regression
+            and self.declared
+            and self.new
+            and not self.reverted
+            and self.ack is None
+        )
 
     @property
     def kind(self) -> ChangeKind:
@@ -142,7 +171,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Pending:
-    """The last runs are worse than the regime before them, but too few to be a step yet."""
+    """The last runs are worse than the regime before them, but not yet enough to fail CI."""
 
     label: str
     test: str
@@ -150,6 +179,8 @@ class Pending:
     run_ids: tuple[str, ...]
     regime: float  # median of the current regime
     latest: float  # median of the pending runs
+    evidence: float = 0.0  # the sequential detector's evidence for a shift at run_ids[0]
+    threshold: float = math.inf  # the evidence that fails CI
 
     @property
     def percent(self) -> float:
@@ -168,6 +199,7 @@ class Detection:
     min_size: int
     min_change: float
     alpha: float
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
 
     @property
     def failing(self) -> list[Change]:
@@ -198,6 +230,15 @@ def _relative(before: float, after: float) -> float:
     return abs(after / before - 1.0)
 
 
+@dataclass(frozen=True)
+class _Step:
+    index: int  # first value of the new regime in the series
+    before: float
+    after: float
+    pvalue: float
+    tentative: bool = False  # the sequential detector's, kept only if declared
+
+
 def detect_series(
     series: Series,
     history: History,
@@ -207,50 +248,119 @@ def detect_series(
     min_size: int = DEFAULT_MIN_SIZE,
     min_change: float = DEFAULT_MIN_CHANGE,
     alpha: float = DEFAULT_ALPHA,
+    monitor: MonitorSettings | None = None,
 ) -> tuple[list[Change], Pending | None]:
     """Changes and the pending tail of one series (see the module docstring)."""
     values = series.values
     if len(values) < 2:
         return [], None
+    settings = monitor if monitor is not None else MonitorSettings()
+    worse = "higher" if get_metric(series.metric).lower_is_better else "lower"
     found = [
         cp
         for cp in detect_change_points(values, alpha=alpha, min_size=min_size)
         if _relative(cp.before, cp.after) >= min_change
     ]
+    breaks = [cp.index for cp in found]
+    scan = scan_tail(values, worse=worse, breaks=breaks, settings=settings)
+    hold = HOLD * scan.threshold
+    steps = [_Step(cp.index, cp.before, cp.after, cp.pvalue) for cp in found]
+    best = scan.strongest
+    if (
+        best is not None
+        and best.runs >= settings.min_runs
+        and best.evidence >= hold
+        and _relative(best.before, best.after) >= min_change
+        and not any(
+            abs(cp.index - best.index) <= min_size and _worse(series.metric, cp.before, cp.after)
+            for cp in found
+        )
+    ):
+        # Too recent for the offline search: the sequential detector's likeliest start (kept
+        # below if it is, or recently was, declared).
+        pvalue = settings.pvalue(best.evidence)
+        steps.append(_Step(best.index, best.before, best.after, pvalue, tentative=True))
+        steps.sort(key=lambda step: step.index)
+
     label_runs = history.runs_by_label[series.label]
     pos = history.position
     n_runs = len(label_runs)
-    latest = found[-1].after if found else statistics.median(values)
     changes: list[Change] = []
-    for cp in found:
-        good, bad = series.run_ids[cp.index - 1], series.run_ids[cp.index]
-        regression = _worse(series.metric, cp.before, cp.after)
-        reverted = regression and (
-            not _worse(series.metric, cp.before, latest)
-            or _relative(cp.before, latest) < min_change
-        )
-        ack = _matching_ack(acks, series, history, pos[good], pos[bad], min_size)
+    for step in steps:
+        good, bad = series.run_ids[step.index - 1], series.run_ids[step.index]
+        regression = _worse(series.metric, step.before, step.after)
+        declared, after = False, None
+        if regression:
+            near = [
+                s
+                for s in scan.shifts
+                if abs(s.index - step.index) <= min_size and s.runs >= settings.min_runs
+            ]
+            evidence = max((s.evidence for s in near), default=-math.inf)
+            if evidence >= hold:
+                after = _first_declared(series, step.index, worse, breaks, settings, min_size)
+            if any(s.declared for s in near):
+                declared = True
+                after = after or len(values) - step.index
+            elif after is not None:  # declared before, still strong: held within `recent`
+                declared = pos[series.run_ids[step.index + after - 1]] >= n_runs - recent
+        if step.tentative and not declared:
+            continue  # a sequential candidate never declared: at most pending
+        news = bad if after is None else series.run_ids[step.index + after - 1]
         changes.append(
             Change(
                 label=series.label,
                 test=series.test,
                 metric=series.metric,
-                index=cp.index,
+                index=step.index,
                 last_good_run=good,
                 first_bad_run=bad,
-                before=cp.before,
-                after=cp.after,
-                pvalue=cp.pvalue,
+                before=step.before,
+                after=step.after,
+                pvalue=step.pvalue,
                 regression=regression,
-                new=pos[bad] >= n_runs - recent,
-                reverted=reverted,
-                ack=ack,
+                new=pos[news] >= n_runs - recent,
+                reverted=False,  # set below, against the latest regime
+                ack=_matching_ack(acks, series, history, pos[good], pos[bad], min_size),
                 runs_between=pos[bad] - pos[good] - 1,
                 diff=history.runs[good].environment.diff(history.runs[bad].environment),
+                declared=declared,
+                detected_after=after,
             )
         )
-    start = found[-1].index if found else 0
-    return changes, _pending(series, start, min_size, min_change)
+    latest = changes[-1].after if changes else statistics.median(values)
+    changes = [
+        replace(
+            c,
+            reverted=c.regression
+            and (
+                not _worse(series.metric, c.before, latest)
+                or _relative(c.before, latest) < min_change
+            ),
+        )
+        for c in changes
+    ]
+    if best is not None and any(
+        c.declared and abs(c.index - best.index) <= min_size for c in changes
+    ):
+        return changes, None  # the newest runs are a declared regression, not pending
+    return changes, _pending(series, best, min_change)
+
+
+def _first_declared(
+    series: Series,
+    index: int,
+    worse: str,
+    breaks: Sequence[int],
+    settings: MonitorSettings,
+    slack: int,
+) -> int | None:
+    """Runs of the regime starting at ``index`` the sequential detector needed to declare it,
+    by replaying the nights since; ``None`` if it never did."""
+    earlier = [b for b in breaks if b < index]
+    return declared_after(
+        series.values, index, worse=worse, breaks=earlier, settings=settings, slack=slack
+    )
 
 
 def _matching_ack(
@@ -267,30 +377,25 @@ def _matching_ack(
     return None
 
 
-def _pending(series: Series, start: int, min_size: int, min_change: float) -> Pending | None:
-    """The longest tail of fewer than ``min_size`` values, all clearly worse than the regime."""
-    values = series.values
-    best: Pending | None = None
-    for tail in range(1, min_size):
-        regime = values[start : len(values) - tail]
-        if len(regime) < min_size:
-            break
-        level = statistics.median(regime)
-        spread = 1.4826 * statistics.median(abs(v - level) for v in regime)
-        margin = max(3.0 * spread, abs(level) * min_change)
-        recent = values[len(values) - tail :]
-        lower = get_metric(series.metric).lower_is_better
-        if not all((v > level + margin) if lower else (v < level - margin) for v in recent):
-            break
-        best = Pending(
-            series.label,
-            series.test,
-            series.metric,
-            series.run_ids[len(values) - tail :],
-            regime=level,
-            latest=statistics.median(recent),
-        )
-    return best
+def _pending(series: Series, best: Shift | None, min_change: float) -> Pending | None:
+    """The newest runs, when their evidence is at least half the boundary but not declared."""
+    if (
+        best is None
+        or best.declared
+        or best.evidence < best.threshold / 2.0
+        or _relative(best.before, best.after) < min_change
+    ):
+        return None
+    return Pending(
+        series.label,
+        series.test,
+        series.metric,
+        series.run_ids[best.index :],
+        regime=best.before,
+        latest=best.after,
+        evidence=best.evidence,
+        threshold=best.threshold,
+    )
 
 
 def detect(
@@ -302,8 +407,13 @@ def detect(
     min_size: int = DEFAULT_MIN_SIZE,
     min_change: float = DEFAULT_MIN_CHANGE,
     alpha: float = DEFAULT_ALPHA,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
 ) -> Detection:
-    """Run change-point detection over every history in ``history``.
+    """Find the changes of every history in ``history``, and the regressions that fail CI.
+
+    ``false_alarm_rate`` is the chance that one history without any change fails CI on one
+    night: for ``H`` histories run ``N`` times a year, about ``H * N * false_alarm_rate``
+    false-alarm nights a year.
 
     >>> from daskbench.store import open_store
     >>> from daskbench.history import load_history
@@ -320,6 +430,9 @@ def detect(
         raise ConfigError(f"--min-change must be >= 0, got {min_change}")
     if not 0 < alpha < 1:
         raise ConfigError(f"--alpha must be in (0, 1), got {alpha}")
+    if not 0 < false_alarm_rate < 0.01:
+        raise ConfigError(f"--false-alarm-rate must be in (0, 0.01), got {false_alarm_rate}")
+    monitor = MonitorSettings(false_alarm_rate=false_alarm_rate)
     wanted = frozenset(metrics) if metrics else None
     ack_list = list(acks)
     changes: list[Change] = []
@@ -334,6 +447,7 @@ def detect(
             min_size=min_size,
             min_change=min_change,
             alpha=alpha,
+            monitor=monitor,
         )
         changes.extend(found)
         if tail is not None:
@@ -347,4 +461,5 @@ def detect(
         min_size=min_size,
         min_change=min_change,
         alpha=alpha,
+        false_alarm_rate=false_alarm_rate,
     )

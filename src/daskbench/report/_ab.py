@@ -83,6 +83,26 @@ def _pct(value: float | None) -> str:
     return f"±{value:.1%}"
 
 
+def _mde(row: Row) -> str:
+    """The MDE, marked ``?`` when it exceeds the threshold (too noisy to support it)."""
+    c = row.comparison
+    return _pct(c.mde) + (" ?" if c.noisy else "") if c else "-"
+
+
+def _noise(row: Row) -> str:
+    c = row.comparison
+    return f"{c.noise_cv:.1%}" if c is not None and c.noise_cv is not None else "-"
+
+
+def _suffix(row: Row) -> str:
+    """After the verdict: the rounds a sequential comparison used, or "(confirmed)"."""
+    c = row.comparison
+    if c is not None and c.stop and row.rounds_used is not None:
+        why = {"futile": ", futile", "running": ", running"}.get(c.stop, "")
+        return f" ({row.rounds_used} rounds{why})"
+    return " (confirmed)" if row.confirmed else ""
+
+
 def _q(row: Row) -> str:
     c = row.comparison
     if c is None or c.qvalue is None:
@@ -114,8 +134,7 @@ def _method(cmp: ABComparison) -> str:
     pairing = "paired by round" if cmp.paired else "unpaired"
     return (
         f"{cmp.rounds} round{'s' if cmp.rounds != 1 else ''}, {pairing}; "
-        "rank tests with Benjamini-Hochberg q-values "
-        f"(FDR {cmp.alpha:.0%} per candidate), threshold {cmp.threshold:.0%}"
+        f"{cmp.method}, threshold {cmp.threshold:.0%}"
     )
 
 
@@ -133,7 +152,12 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
     lines = [f"### {ctx.title}", ""]
     for cand in cmp.candidates:
         lines.append("- " + summary_line(cmp, cand, ctx))
-    lines += ["", f"<sub>{_method(cmp)}. MDE: smallest change detectable with 80% power.</sub>", ""]
+    lines += [
+        "",
+        f"<sub>{_method(cmp)}. MDE: smallest change detectable with 80% power; ? marks an "
+        "MDE above the threshold (too noisy to support it). noise: robust CV of one run.</sub>",
+        "",
+    ]
     if ctx.null_label:
         n_false = sum(cmp.counts(ctx.null_label)[v] for v in _SIGNIFICANT)
         lines += [
@@ -152,8 +176,10 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
             + ", ".join(f"`{t}`" for t in ctx.confirmed),
             "",
         ]
-    header = "| benchmark | metric | A median | B median | ratio B/A [CI] | q | verdict | MDE |"
-    rule = "|---|---|---:|---:|---|---:|---|---:|"
+    header = (
+        "| benchmark | metric | A median | B median | ratio B/A [CI] | q | verdict | noise | MDE |"
+    )
+    rule = "|---|---|---:|---:|---|---:|---|---:|---:|"
     for cand in cmp.candidates:
         rows = _sorted(cmp.rows_of(cand))
         main = [r for r in rows if r.verdict is not Verdict.UNCHANGED]
@@ -167,14 +193,12 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
             lines += [header, rule]
             for r in chunk:
                 c = r.comparison
-                verdict = f"{_EMOJI.get(r.verdict, '')} {r.verdict}".strip()
-                if r.confirmed:
-                    verdict += " (confirmed)"
+                verdict = f"{_EMOJI.get(r.verdict, '')} {r.verdict}".strip() + _suffix(r)
                 med_a = format_value(c.median_a if c else None, r.unit)
                 med_b = format_value(c.median_b if c else None, r.unit)
                 lines.append(
                     f"| `{r.test}` | {r.metric} | {med_a} | {med_b} | {_ratio(r)} "
-                    f"| {_q(r)} | {verdict} | {_pct(c.mde if c else None)} |"
+                    f"| {_q(r)} | {verdict} | {_noise(r)} | {_mde(r)} |"
                 )
             lines.append("")
             if folded:
@@ -344,6 +368,7 @@ _ROW_COLUMNS = (
     "ratio [CI]",
     "q",
     "verdict",
+    "noise",
     "MDE",
     "samples",
 )
@@ -355,7 +380,7 @@ def _header(columns: Sequence[str]) -> str:
 
 def _html_row(r: Row, labels: tuple[str, str]) -> str:
     c = r.comparison
-    verdict = r.verdict + (" (confirmed)" if r.confirmed else "")
+    verdict = r.verdict + _suffix(r)
     note = (c.note if c else r.note) or ""
     cells = [
         f"<td><code>{_esc(r.test)}</code></td><td>{_esc(r.metric)}</td>",
@@ -363,7 +388,7 @@ def _html_row(r: Row, labels: tuple[str, str]) -> str:
         f"<td>{_esc(format_value(c.median_b if c else None, r.unit))}</td>",
         f"<td>{_esc(_ratio(r))}</td><td>{_esc(_q(r))}</td>",
         _el("td", _esc(verdict), class_=r.verdict.replace(" ", "-"), title=note),
-        f"<td>{_esc(_pct(c.mde if c else None))}</td>",
+        f"<td>{_esc(_noise(r))}</td><td>{_esc(_mde(r))}</td>",
         f"<td>{_strip(r, labels)}</td>",
     ]
     return "<tr>" + "".join(cells) + "</tr>"
@@ -407,8 +432,10 @@ def terminal_tables(cmp: ABComparison, ctx: ReportContext) -> list[Table]:
     for cand in cmp.candidates:
         title = escape(summary_line(cmp, cand, ctx).replace("**", ""))
         table = Table(title=title, title_justify="left")
-        for col in ("benchmark", "metric", "A", "B", "ratio [CI]", "q", "verdict", "MDE"):
-            table.add_column(col, justify="right" if col in ("A", "B", "q", "MDE") else "left")
+        columns = ("benchmark", "metric", "A", "B", "ratio [CI]", "q", "verdict", "noise", "MDE")
+        for col in columns:
+            right = col in ("A", "B", "q", "noise", "MDE")
+            table.add_column(col, justify="right" if right else "left")
         for r in _sorted(cmp.rows_of(cand)):
             c = r.comparison
             style = _STYLES.get(r.verdict, "dim")
@@ -419,8 +446,9 @@ def terminal_tables(cmp: ABComparison, ctx: ReportContext) -> list[Table]:
                 format_value(c.median_b if c else None, r.unit),
                 _ratio(r),
                 _q(r),
-                f"[{style}]{r.verdict}{' (confirmed)' if r.confirmed else ''}[/]",
-                _pct(c.mde if c else None),
+                f"[{style}]{r.verdict}{escape(_suffix(r))}[/]",
+                _noise(r),
+                _mde(r),
             )
         tables.append(table)
     return tables

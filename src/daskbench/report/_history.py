@@ -75,7 +75,8 @@ def _headline(detection: Detection) -> str:
         f"{len(detection.changes)} change points in {detection.histories} histories",
     ]
     labels = ", ".join(detection.labels) or "none"
-    return f"{'; '.join(parts)} (labels: {labels}; new = within the last {detection.recent} runs)"
+    recent = f"new = declared within the last {detection.recent} runs"
+    return f"{'; '.join(parts)} (labels: {labels}; {recent})"
 
 
 def _others(detection: Detection) -> list[Change]:
@@ -99,6 +100,8 @@ def _change_lines(change: Change, history: History) -> list[str]:
     ]
     if change.runs_between:
         lines.append(f"    ({change.runs_between} run(s) in between without a passing result)")
+    if change.detected_after is not None:
+        lines.append(f"    declared after {change.detected_after} run(s) of the new regime")
     diff = _diff_items(change)
     lines.append("    changed: " + ("; ".join(diff) if diff else "nothing in the fingerprint"))
     if change.ack is not None:
@@ -123,8 +126,8 @@ def to_text(detection: Detection, history: History) -> str:
         for p in detection.pending:
             out.append(
                 f"pending  {p.test}  {p.metric}  last {len(p.run_ids)} run(s) "
-                f"{_pct(p.percent)} vs the regime (label {p.label}; not a step until "
-                f"{detection.min_size} runs show it)"
+                f"{_pct(p.percent)} vs the regime (label {p.label}; evidence "
+                f"{p.evidence:.1f}, fails at {p.threshold:.1f})"
             )
     others = _others(detection)
     if others:
@@ -205,6 +208,7 @@ def to_markdown(detection: Detection, history: History) -> str:
                 code(p.test),
                 escape(p.metric),
                 _pct(p.percent),
+                f"{p.evidence:.1f} / {p.threshold:.1f}",
                 escape(p.label),
                 ", ".join(code(r) for r in p.run_ids),
             ]
@@ -212,9 +216,13 @@ def to_markdown(detection: Detection, history: History) -> str:
         ]
         out += [
             "",
-            f"#### Pending (fewer than {detection.min_size} runs: not a step yet)",
+            "#### Pending (evidence growing, not enough to fail yet)",
             "",
-            table(["test", "metric", "vs regime", "label", "runs"], rows, align="llrll"),
+            table(
+                ["test", "metric", "vs regime", "evidence / needed", "label", "runs"],
+                rows,
+                align="llrrll",
+            ),
         ]
     others = _others(detection)
     if others:
@@ -260,6 +268,8 @@ def _change_json(change: Change, history: History) -> dict[str, Any]:
         "last_good_run": run(change.last_good_run),
         "first_bad_run": run(change.first_bad_run),
         "runs_between": change.runs_between,
+        "declared": change.declared,
+        "detected_after": change.detected_after,
         "diff": {k: [a, b] for k, (a, b) in mask_diff(change.diff).items()},
     }
 
@@ -273,6 +283,8 @@ def _pending_json(p: Pending) -> dict[str, Any]:
         "regime": p.regime,
         "latest": p.latest,
         "ratio": _finite(p.latest / p.regime) if p.regime else None,
+        "evidence": p.evidence,
+        "threshold": p.threshold,
     }
 
 
@@ -286,6 +298,7 @@ def to_json(detection: Detection, history: History) -> str:
             "min_size": detection.min_size,
             "min_change": detection.min_change,
             "alpha": detection.alpha,
+            "false_alarm_rate": detection.false_alarm_rate,
         },
         "regressions": [_change_json(c, history) for c in detection.failing],
         "changes": [_change_json(c, history) for c in detection.changes],

@@ -618,7 +618,12 @@ def _best_split(segment: FloatArray, a: float, b: float, lo_k: int, hi_k: int) -
     if a > b:
         np.negative(gain, out=gain)
     # cost(k) - cost(lo_k - 1) = sum(gain[lo_k - 1 : k]); candidates k = lo_k .. hi_k.
-    return lo_k + int(gain.cumsum().argmin())
+    # Gains of clipped values cancel exactly (``+|b - a|`` then ``-|b - a|``), so equal costs
+    # are common; rounding must not pick among them, or ``x + 1`` would split elsewhere than
+    # ``x``. The first split within rounding error of the least cost wins.
+    cost = gain.cumsum()
+    tolerance = 1e-9 * abs(b - a) * cost.size
+    return lo_k + int(np.flatnonzero(cost <= cost.min() + tolerance)[0])
 
 
 def _l1_cost(segment: FloatArray, k: int) -> float:

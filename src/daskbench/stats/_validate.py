@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from daskbench.errors import StatsInputError
 
-__all__ = ["as_sample"]
+__all__ = ["as_sample", "check_level"]
 
 
 def as_sample(
@@ -40,3 +40,14 @@ def as_sample(
         idx = int(np.flatnonzero(arr <= 0)[0])
         raise StatsInputError(f"{name}: value {arr[idx]!r} at index {idx} must be > 0")
     return arr
+
+
+def check_level(name: str, value: float) -> float:
+    """``value`` as a float strictly between 0 and 1, or a StatsInputError naming ``name``.
+
+    >>> check_level("alpha", 0.05)
+    0.05
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value < 1.0:
+        raise StatsInputError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+    return float(value)

@@ -29,7 +29,7 @@ def test_unpaired_hand_computed():
     # [-.1, .1, .2, .2, .4, .5] -> Hodges-Lehmann shift = median = .2
     # U = #(y > x) = 5 of 6; the exact null counts for 3 + 2 values are 1,1,2,2,2,1,1
     # (10 arrangements), so p = 2 * P(U <= 1) = 2 * 2/10 = 0.4
-    c = compare(np.exp([0.0, 0.1, 0.3]), np.exp([0.2, 0.5]))
+    c = compare(np.exp([0.0, 0.1, 0.3]), np.exp([0.2, 0.5]), method="rank")
     assert c.ratio == pytest.approx(math.exp(0.2))
     assert c.pvalue == pytest.approx(0.4)
     assert (c.n_a, c.n_b) == (3, 2)
@@ -47,21 +47,24 @@ def test_complete_separation_four_each():
     # P(U <= 0) = 1/70 <= .025 < P(U <= 1) = 2/70, so c = 0 and the Moses interval is
     # [min, max] of the 16 ratios b_j / a_i = [5/4, 8/1]. The median of the 16 ratios
     # lies between 2.5 and 8/3: HL ratio = sqrt(2.5 * 8/3).
-    c = compare([1, 2, 3, 4], [5, 6, 7, 8])
+    c = compare([1, 2, 3, 4], [5, 6, 7, 8], method="rank")
     assert c.pvalue == pytest.approx(2 / 70)
     assert c.ratio == pytest.approx(math.sqrt(2.5 * 8 / 3))
     assert (c.ci_low, c.ci_high) == (pytest.approx(1.25), pytest.approx(8.0))
     assert c.verdict == Verdict.REGRESSED
     assert c.significant
     assert c.note == ""
-    assert compare([1, 2, 3, 4], [5, 6, 7, 8], lower_is_better=False).verdict == "improved"
+    assert compare([1, 2, 3, 4], [5, 6, 7, 8], lower_is_better=False, method="rank").verdict == (
+        "improved"
+    )
+    assert c.method == "mann-whitney"
 
 
 def test_paired_hand_computed():
     # log ratios d = [.1, .2, .6]; Walsh averages .1 .15 .2 .35 .4 .6 -> median .275.
     # All signs positive: T+ = 6 = max, p = 2 / 2**3 = 0.25.
     a = np.array([1.0, 2.0, 3.0])
-    c = compare(a, a * np.exp([0.1, 0.2, 0.6]), paired=True)
+    c = compare(a, a * np.exp([0.1, 0.2, 0.6]), paired=True, method="rank")
     assert c.ratio == pytest.approx(math.exp(0.275))
     assert c.pvalue == pytest.approx(0.25)
     assert c.verdict == Verdict.INCONCLUSIVE
@@ -72,7 +75,8 @@ def test_paired_six_pairs_all_up():
     # 2 / 2**6 = 0.03125 < .05; c = 0 so the interval spans min..max of the log ratios.
     d = np.array([0.1, 0.12, 0.15, 0.2, 0.22, 0.3])
     a = np.linspace(1, 2, 6)
-    c = compare(a, a * np.exp(d), paired=True)
+    c = compare(a, a * np.exp(d), paired=True, method="rank")
+    assert c.method == "wilcoxon"
     assert c.pvalue == pytest.approx(0.03125)
     assert c.ci_low == pytest.approx(math.exp(0.1))
     assert c.ci_high == pytest.approx(math.exp(0.3))
@@ -106,7 +110,7 @@ def test_pvalue_matches_scipy_mann_whitney(n_a, n_b, ties, expected):
     if ties:
         a, b = np.round(a, 1), np.round(b, 1)
     ref = stats.mannwhitneyu(np.log(b), np.log(a), method=expected).pvalue
-    assert compare(a, b).pvalue == pytest.approx(ref, rel=1e-9)
+    assert compare(a, b, method="rank").pvalue == pytest.approx(ref, rel=1e-9)
 
 
 @pytest.mark.parametrize(("n", "ties"), [(8, False), (20, False), (15, True), (70, False)])
@@ -119,53 +123,165 @@ def test_pvalue_matches_scipy_wilcoxon(n, ties):
     d = np.log(b) - np.log(a)
     method = "approx" if ties or n > 60 else "exact"
     ref = stats.wilcoxon(d, zero_method="zsplit", correction=True, method=method).pvalue
-    assert compare(a, b, paired=True).pvalue == pytest.approx(ref, rel=1e-9)
+    assert compare(a, b, paired=True, method="rank").pvalue == pytest.approx(ref, rel=1e-9)
+
+
+# ------------------------------------------------------- t tests (the default method)
+
+
+def test_paired_t_hand_computed():
+    # log ratios d = .1 .2 .3: mean .2, sd .1, se .1 / sqrt(3) = .057735, t = 3.4641, df 2.
+    # For df = 2, P(|T| > t) = 1 - t / sqrt(t**2 + 2) = 1 - 3.4641 / 3.7417 = .074180, and
+    # t_{2, .975} = 4.302653, so the 95% interval is .2 +- .248414.
+    a = np.array([1.0, 2.0, 3.0])
+    c = compare(a, a * np.exp([0.1, 0.2, 0.3]), paired=True)
+    t = 0.2 / (0.1 / math.sqrt(3))
+    assert c.pvalue == pytest.approx(1 - t / math.sqrt(t * t + 2), rel=1e-9)
+    assert c.pvalue == pytest.approx(0.074180, abs=1e-6)
+    assert c.ratio == pytest.approx(math.exp(0.2))
+    assert math.log(c.ci_low) == pytest.approx(0.2 - 0.248414, abs=1e-6)
+    assert math.log(c.ci_high) == pytest.approx(0.2 + 0.248414, abs=1e-6)
+    assert c.verdict == Verdict.INCONCLUSIVE
+    assert c.method == "paired-t"
+    assert "too wide" in c.note
+
+
+def test_welch_hand_computed():
+    # logs x = 0 .1 .2 (mean .1, var .01), y = .3 .5 .7 (mean .5, var .04):
+    # se**2 = .01/3 + .04/3 = 1/60, t = .4 * sqrt(60) = 3.0984,
+    # df = (1/60)**2 / ((.01/3)**2 / 2 + (.04/3)**2 / 2) = 2.9412 (= 50/17)
+    x, y = np.array([0.0, 0.1, 0.2]), np.array([0.3, 0.5, 0.7])
+    c = compare(np.exp(x), np.exp(y))
+    ref = stats.ttest_ind(y, x, equal_var=False)
+    assert ref.df == pytest.approx(50 / 17)
+    assert ref.statistic == pytest.approx(0.4 * math.sqrt(60))
+    assert c.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+    assert c.ratio == pytest.approx(math.exp(0.4))
+    lo, hi = ref.confidence_interval(0.95)
+    assert (math.log(c.ci_low), math.log(c.ci_high)) == (pytest.approx(lo), pytest.approx(hi))
+    assert c.method == "welch-t"
+
+
+@pytest.mark.parametrize(
+    ("n", "paired"), [(4, True), (9, True), (30, True), (5, False), (25, False)]
+)
+def test_t_matches_scipy(n, paired):
+    rng = np.random.default_rng(n)
+    a = np.exp(rng.normal(0, 0.1, n))
+    n_b = n if paired else n + 3
+    base = a if paired else np.exp(rng.normal(0, 0.1, n_b))
+    b = base * np.exp(rng.normal(0.05, 0.05, n_b))
+    x, y = np.log(a), np.log(b)
+    ref = stats.ttest_rel(y, x) if paired else stats.ttest_ind(y, x, equal_var=False)
+    for alpha in (0.05, 0.01):
+        c = compare(a, b, paired=paired, alpha=alpha)
+        assert c.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+        lo, hi = ref.confidence_interval(1 - alpha)
+        assert math.log(c.ci_low) == pytest.approx(lo, rel=1e-9)
+        assert math.log(c.ci_high) == pytest.approx(hi, rel=1e-9)
+        assert c.ci_level == pytest.approx(1 - alpha)
+
+
+def test_t_constants_and_minimum_sizes():
+    # No noise at all: the shift is known exactly (p = 0, zero-width interval) from 3 + 3 up.
+    c = compare([1.0] * 3, [2.0] * 3)
+    assert (c.ratio, c.ci_low, c.ci_high, c.pvalue) == (2.0, 2.0, 2.0, 0.0)
+    assert c.verdict == Verdict.REGRESSED
+    assert c.mde == 0.0
+    assert c.noise_cv == 0.0
+    # ... but 2 + 2 (or 2 pairs) is below the policy minimum: no verdict, and it says why
+    for small in (compare([1.0] * 2, [2.0] * 2), compare([1.0, 1.1], [2.0, 2.2], paired=True)):
+        assert small.verdict == Verdict.INCONCLUSIVE
+        assert (small.ci_low, small.ci_high, small.mde) == (0.0, math.inf, math.inf)
+        assert "too few samples" in small.note
+        assert "3 " in small.note
+    assert compare([1.0, 1.1, 1.2], [2.0, 2.1, 2.3], paired=True).verdict == Verdict.REGRESSED
+
+
+def test_one_outlier_round_makes_t_cautious_never_wrong():
+    # A wild value inflates the t test's standard error faster than the mean: less power,
+    # never a false verdict. (The rank test shrugs it off; see the _rank variant above.)
+    rng = np.random.default_rng(7)
+    a = np.exp(rng.normal(0, 0.05, 10))
+    b = a * np.exp(rng.normal(0, 0.03, 10))
+    b[3] *= 20.0  # one round where B hiccupped
+    c = compare(a, b, paired=True)
+    assert c.verdict == Verdict.INCONCLUSIVE
+    assert c.ci_low < 1 < c.ci_high
+    assert c.noise_cv is not None
+    assert c.noise_cv < 0.1  # robust: the outlier does not make the noise estimate explode
+
+
+def test_consistent_large_effect_decided_in_a_family_of_60():
+    # Issue 9: a 1.5x slowdown in every one of 8 paired rounds, among 59 unchanged
+    # comparisons. The signed-rank test cannot decide it (p >= 2/256 > 0.05/60); the t test on
+    # the log ratios can, and the unchanged ones raise no alarm.
+    rng = np.random.default_rng(9)
+    rounds = 8
+    pairs = {}
+    for i in range(60):
+        drift = np.exp(rng.normal(0, 0.2, rounds))  # machine state shared within a round
+        a = drift * np.exp(rng.normal(0, 0.05, rounds))
+        b = drift * np.exp(rng.normal(0, 0.05, rounds)) * (1.5 if i == 0 else 1.0)
+        pairs[i] = (a, b)
+    cs = compare_many(pairs, paired=True)
+    assert cs[0].verdict == Verdict.REGRESSED
+    assert cs[0].ci_low > 1.0
+    assert cs[0].ci_level == pytest.approx(1 - 0.05 / 60)  # the only selected one: R = 1
+    assert not [k for k, c in cs.items() if k != 0 and c.verdict in {"regressed", "improved"}]
+    ranks = compare_many(pairs, paired=True, method="rank")
+    assert ranks[0].verdict == Verdict.INCONCLUSIVE
+    assert ranks[0].pvalue == pytest.approx(2 / 2**8)
 
 
 # ----------------------------------------------------------------------- edge cases
 
 
-def test_identical_constants_are_unchanged():
-    c = compare([3.0] * 5, [3.0] * 5)
+@pytest.mark.parametrize("method", ["t", "rank"])
+def test_identical_constants_are_unchanged(method):
+    c = compare([3.0] * 5, [3.0] * 5, method=method)
     assert (c.ratio, c.ci_low, c.ci_high, c.pvalue) == (1.0, 1.0, 1.0, 1.0)
     assert c.verdict == Verdict.UNCHANGED
-    assert compare([3.0] * 6, [3.0] * 6, paired=True).verdict == Verdict.UNCHANGED
+    assert compare([3.0] * 6, [3.0] * 6, paired=True, method=method).verdict == Verdict.UNCHANGED
 
 
-def test_different_constants():
+def test_different_constants_rank():
     # No noise at all: the interval collapses on the ratio; the normal approximation would
     # give p = 0.004 but no permutation test of 5 + 5 goes below 2/252.
-    c = compare([1.0] * 5, [2.0] * 5)
+    c = compare([1.0] * 5, [2.0] * 5, method="rank")
     assert (c.ratio, c.ci_low, c.ci_high) == (pytest.approx(2.0),) * 3
     assert c.pvalue == pytest.approx(2 / 252)
     assert c.verdict == Verdict.REGRESSED
     assert c.mde == 0.0
     # ... but 3 + 3 is still too few to say anything
-    small = compare([1.0] * 3, [2.0] * 3)
+    small = compare([1.0] * 3, [2.0] * 3, method="rank")
     assert small.verdict == Verdict.INCONCLUSIVE
     assert small.pvalue == pytest.approx(0.1)
 
 
-def test_minimum_sizes():
-    assert compare([1, 2, 3, 4], [10, 11, 12, 13]).verdict == Verdict.REGRESSED
-    assert compare([1, 2, 3], [10, 11, 12, 13]).verdict == Verdict.INCONCLUSIVE  # 2/35
-    assert compare([1, 2, 3], [10, 11, 12, 13, 14]).verdict == Verdict.REGRESSED  # 2/56
+def test_minimum_sizes_rank():
+    def rank(a, b, **kw):
+        return compare(a, b, method="rank", **kw)
+
+    assert rank([1, 2, 3, 4], [10, 11, 12, 13]).verdict == Verdict.REGRESSED
+    assert rank([1, 2, 3], [10, 11, 12, 13]).verdict == Verdict.INCONCLUSIVE  # 2/35
+    assert rank([1, 2, 3], [10, 11, 12, 13, 14]).verdict == Verdict.REGRESSED  # 2/56
     a = [1.0, 1.1, 1.2, 1.3, 1.4, 1.5]
     b = [2.0, 2.3, 2.1, 2.9, 2.5, 3.3]
-    assert compare(a, b, paired=True).verdict == Verdict.REGRESSED
-    five = compare(a[:5], b[:5], paired=True)
+    assert rank(a, b, paired=True).verdict == Verdict.REGRESSED
+    five = rank(a[:5], b[:5], paired=True)
     assert five.verdict == Verdict.INCONCLUSIVE
     assert "6 pairs" in five.note
-    one = compare([1.0], [5.0])
+    one = rank([1.0], [5.0])
     assert (one.ratio, one.pvalue, one.verdict) == (pytest.approx(5.0), 1.0, "inconclusive")
 
 
-def test_unequal_sizes_and_heavy_tails():
+def test_unequal_sizes_and_heavy_tails_rank():
     rng = np.random.default_rng(7)
     a = np.exp(rng.standard_t(1.5, 30) * 0.05)
     b = np.exp(rng.standard_t(1.5, 12) * 0.05 + 0.4)
     a[0] = 1e6  # a wild outlier barely moves rank statistics
-    c = compare(a, b)
+    c = compare(a, b, method="rank")
     assert c.verdict == Verdict.REGRESSED
     assert 1.3 < c.ratio < 1.8
 
@@ -296,11 +412,15 @@ def _assert_consistent(c: Comparison) -> None:
         assert c.verdict == Verdict.INCONCLUSIVE
 
 
+methods = st.sampled_from(["t", "rank"])
+
+
 @fast
-@given(values, values, factor, st.booleans())
-def test_swapping_inverts_ratio_and_flips_verdict(a, b, k, lower):
+@given(values, values, factor, st.booleans(), methods)
+def test_swapping_inverts_ratio_and_flips_verdict(a, b, k, lower, method):
     b = [v * k for v in b]
-    ab, ba = compare(a, b, lower_is_better=lower), compare(b, a, lower_is_better=lower)
+    ab = compare(a, b, lower_is_better=lower, method=method)
+    ba = compare(b, a, lower_is_better=lower, method=method)
     assert ba.pvalue == ab.pvalue
     assert ba.ratio == pytest.approx(1 / ab.ratio, rel=1e-12)
     assert ba.ci_low == pytest.approx(_inverse(ab.ci_high), rel=1e-12)
@@ -309,11 +429,11 @@ def test_swapping_inverts_ratio_and_flips_verdict(a, b, k, lower):
 
 
 @fast
-@given(values, factor, st.data())
-def test_paired_swap(a, k, data):
+@given(values, factor, st.data(), methods)
+def test_paired_swap(a, k, data, method):
     noise = data.draw(st.lists(st.floats(0.8, 1.25), min_size=len(a), max_size=len(a)))
     b = [v * k * e for v, e in zip(a, noise, strict=True)]
-    ab, ba = compare(a, b, paired=True), compare(b, a, paired=True)
+    ab, ba = compare(a, b, paired=True, method=method), compare(b, a, paired=True, method=method)
     assert ba.pvalue == ab.pvalue
     assert ba.ratio == pytest.approx(1 / ab.ratio, rel=1e-12)
     assert ba.verdict == FLIP[ab.verdict]
@@ -329,9 +449,12 @@ def test_scaling_leaves_ratio_and_verdict(a, b, k, power_of_two, scale):
     s = 2.0**power_of_two
     exact = compare([v * s for v in a], [v * s for v in b])
     assert dataclasses.replace(exact, median_a=ref.median_a, median_b=ref.median_b) == ref
-    # ... and by any other constant, equal up to rounding (same ranks, so same p-value).
+    # ... and by any other constant, equal up to rounding.
     other = compare([v * scale for v in a], [v * scale for v in b])
-    assert other.pvalue == ref.pvalue
+    assert other.pvalue == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-12)
+    # (the rank tests see the same ranks, so the very same p-value)
+    other_rank = compare([v * scale for v in a], [v * scale for v in b], method="rank")
+    assert other_rank.pvalue == compare(a, b, method="rank").pvalue
     assert other.ratio == pytest.approx(ref.ratio, rel=1e-9)
     assert other.median_b == pytest.approx(ref.median_b * scale, rel=1e-12)
 
@@ -353,10 +476,27 @@ def test_identical_samples_never_change(a, paired):
     st.sampled_from([0.0, 0.02, 0.05, 0.2]),
     st.sampled_from([0.01, 0.05, 0.1]),
     st.booleans(),
+    methods,
 )
-def test_verdict_consistent_with_interval(a, b, k, threshold, alpha, lower):
+def test_verdict_consistent_with_interval(a, b, k, threshold, alpha, lower, method):
     b = [v * k for v in b]
-    _assert_consistent(compare(a, b, alpha=alpha, threshold=threshold, lower_is_better=lower))
+    c = compare(a, b, alpha=alpha, threshold=threshold, lower_is_better=lower, method=method)
+    _assert_consistent(c)
+    assert c.noisy == (c.mde > c.threshold)
+
+
+@fast
+@given(values, values, factor, st.booleans(), st.sampled_from([0.01, 0.05, 0.2]))
+def test_t_interval_is_dual_to_the_test(a, b, k, paired, alpha):
+    # The interval at level 1 - alpha excludes 1 exactly when p < alpha.
+    if paired:
+        b = (b * len(a))[: len(a)]
+    b = [v * k for v in b]
+    c = compare(a, b, paired=paired, alpha=alpha, threshold=0.0)
+    if abs(c.pvalue - alpha) < 1e-9 or c.ci_low == 0.0:
+        return  # on the boundary rounding decides; below the minimum size there is no test
+    assert (c.pvalue < alpha) == (c.ci_low > 1.0 or c.ci_high < 1.0)
+    assert c.ci_low <= c.ratio <= c.ci_high
 
 
 @settings(max_examples=25, deadline=None)

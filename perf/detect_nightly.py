@@ -1,0 +1,401 @@
+"""Nightly CI, simulated: false-alarm nights a year and nights to detection of new steps.
+
+A suite of 40 tests x 3 metrics = 120 histories: ``wall_time`` with lognormal noise of 8%,
+``peak_memory`` and ``avg_memory`` with 3%; each run's value is a spike (x1.5-2.5, a noisy
+neighbour) with probability 1%. Every night a run is appended to every history and detection
+runs over the whole history, as the nightly workflow does: through ``detect_series``, the
+function ``daskbench.history.detect`` applies to each history (the store is left out: loading
+does not change the numbers, and this keeps a simulated year to about a minute).
+
+Three rules, side by side on the same simulated nights:
+
+* **daskbench**: ``Change.failing`` with the default settings (sequential detection of the
+  newest runs, calibrated per history and night, plus the offline change points);
+* **offline only**: the rule of the previous release, a regression found by
+  ``detect_change_points`` whose first bad run is among the last 10 runs, not reverted;
+* **coiled rule**: the rule of coiled/benchmarks, the last 3 runs all above the mean + 3 sd
+  of the 10 runs before them.
+
+Figures:
+
+* false-alarm nights a year: nights of pure noise on which at least one of the 120 histories
+  fails CI (a history re-tested 365 times a year: each night counts);
+* nights to detection of a step landing after a random 60-360 runs of history: the number of
+  nightly runs with the step when CI first fails (1 = the first run after the merge fails),
+  median and quartiles over the trials, the share within the goal and the share never
+  detected within 40 runs;
+* isolated spikes (x1.5-2.5, at least 8 runs apart) in otherwise clean 8% histories: failing
+  nights.
+
+    python perf/detect_nightly.py [--years 2] [--trials 200] [--spike-histories 200] [--seed 1]
+                                  [--false-alarm-rate R] [--skip null,steps,spikes]
+
+The defaults take a few minutes; the figures quoted in docs/history.md used
+``--years 8 --trials 300 --spike-histories 1000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from daskbench.history import History, Series, _detect
+from daskbench.history._detect import detect_series
+from daskbench.models import Environment, Run
+from daskbench.stats import ChangePoint, MonitorSettings, detect_change_points
+
+METRICS = (("wall_time", 0.08), ("peak_memory", 0.03), ("avg_memory", 0.03))
+TESTS = 40
+WARMUP = 60  # runs of history before the simulated year
+SPIKE_RATE = 0.01
+HORIZON = 40  # runs after a step within which detection is looked for
+CASES = (  # name, metric, noise, step, goal in runs with the step (see GOAL_NOTE)
+    ("+10% wall time", "wall_time", 0.08, 1.10, 21),
+    ("+15% wall time", "wall_time", 0.08, 1.15, 7),
+    ("+25% wall time", "wall_time", 0.08, 1.25, 4),
+    ("+10% peak memory", "peak_memory", 0.03, 1.10, 4),
+)
+GOAL_NOTE = (
+    "goals: the issue's 20, 6, 3, 3 nights after the step lands, i.e. 21, 7, 4, 4 runs with\n"
+    "it (the issue reports the coiled rule's +10% memory at 2 nights: its minimum, 3 runs)"
+)
+T0 = datetime(2025, 1, 1, 2, tzinfo=UTC)
+
+
+class Lineage:
+    """Runs of one label, shared by every history of a simulation (they run together)."""
+
+    def __init__(self, size: int) -> None:
+        self.ids = [f"r{i:05d}" for i in range(size)]
+        self.runs = {
+            run_id: Run(
+                run_id,
+                "main",
+                T0 + timedelta(days=i),
+                environment=Environment(git_commit=f"{i:07x}"),
+            )
+            for i, run_id in enumerate(self.ids)
+        }
+        self.position = {run_id: i for i, run_id in enumerate(self.ids)}
+
+    def history(self, nights: int) -> History:
+        """The lineage as ``daskbench detect`` sees it after ``nights`` runs."""
+        return History(self.runs, {"main": self.ids[:nights]}, {}, self.position)
+
+
+# --- the three rules -----------------------------------------------------------------------
+
+
+def daskbench_fails(
+    values: np.ndarray, metric: str, lineage: Lineage, monitor: MonitorSettings
+) -> bool:
+    n = values.size
+    series = Series("main", "test", metric, tuple(lineage.ids[:n]), tuple(values.tolist()))
+    changes, _ = detect_series(series, lineage.history(n), monitor=monitor)
+    return any(c.failing for c in changes)
+
+
+_last: tuple[bytes, list[ChangePoint]] = (b"", [])
+
+
+def offline_search(values: object, **kwargs: object) -> list[ChangePoint]:
+    """``detect_change_points``, remembered for the last history: the two rules that use it
+    share one search per night (the result is the same)."""
+    global _last
+    key = np.asarray(values, dtype=np.float64).tobytes() + repr(sorted(kwargs.items())).encode()
+    if _last[0] != key:
+        _last = (key, detect_change_points(values, **kwargs))  # type: ignore[arg-type]
+    return _last[1]
+
+
+_detect.detect_change_points = offline_search  # type: ignore[assignment]
+
+
+def offline_fails(values: np.ndarray, recent: int = 10, min_change: float = 0.05) -> bool:
+    """The previous release: a new, unreverted regression among the offline change points."""
+    found = [
+        cp
+        for cp in offline_search(values, alpha=0.05, min_size=5)
+        if abs(cp.after / cp.before - 1.0) >= min_change
+    ]
+    if not found:
+        return False
+    latest = found[-1].after
+    return any(
+        cp.after > cp.before
+        and cp.index >= values.size - recent
+        and latest > cp.before
+        and abs(latest / cp.before - 1.0) >= min_change
+        for cp in found
+    )
+
+
+def coiled_fails(values: np.ndarray) -> bool:
+    """coiled/benchmarks: the last 3 runs all above mean + 3 sd of the 10 runs before them."""
+    if values.size < 13:
+        return False
+    before = values[-13:-3]
+    return bool((values[-3:] > before.mean() + 3.0 * before.std(ddof=1)).all())
+
+
+RULES: tuple[str, ...] = ("daskbench", "offline only", "coiled rule")
+
+
+def verdicts(
+    values: np.ndarray, metric: str, lineage: Lineage, monitor: MonitorSettings
+) -> tuple[bool, bool, bool]:
+    return (
+        daskbench_fails(values, metric, lineage, monitor),
+        offline_fails(values),
+        coiled_fails(values),
+    )
+
+
+# --- simulated data --------------------------------------------------------------------------
+
+
+def noisy(rng: np.random.Generator, n: int, cv: float, spikes: float = SPIKE_RATE) -> np.ndarray:
+    values = rng.lognormal(0.0, cv, n)
+    hit = rng.random(n) < spikes
+    values[hit] *= rng.uniform(1.5, 2.5, int(hit.sum()))
+    return values
+
+
+def isolated_spikes(
+    rng: np.random.Generator, n: int, cv: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Clean noise with spikes x1.5-2.5 at least 8 runs apart (every 8-20 runs); the same
+    noise without them; the number of spikes."""
+    clean = rng.lognormal(0.0, cv, n)
+    values = clean.copy()
+    at = WARMUP + int(rng.integers(0, 8))
+    count = 0
+    while at < n:
+        values[at] *= rng.uniform(1.5, 2.5)
+        count += 1
+        at += int(rng.integers(8, 21))
+    return values, clean, count
+
+
+# --- the simulations ---------------------------------------------------------------------------
+
+
+@dataclass
+class NullYear:
+    failing_nights: list[int]  # per rule: nights on which any history failed
+    failing_history_nights: list[int]  # per rule: (history, night) pairs failing
+
+
+def null_year(rng: np.random.Generator, lineage: Lineage, monitor: MonitorSettings) -> NullYear:
+    nights = np.zeros((len(RULES), 365), dtype=bool)
+    pairs = [0] * len(RULES)
+    suite = [
+        (metric, 10.0 * noisy(rng, WARMUP + 365, cv))
+        for _ in range(TESTS)
+        for metric, cv in METRICS
+    ]
+    # Night by night, as CI runs: all histories have the same length on a night, which is also
+    # what the offline search caches its plan by.
+    for night in range(365):
+        for metric, values in suite:
+            got = verdicts(values[: WARMUP + night + 1], metric, lineage, monitor)
+            for r, fails in enumerate(got):
+                nights[r, night] |= fails
+                pairs[r] += fails
+    return NullYear([int(row.sum()) for row in nights], pairs)
+
+
+def delays(
+    rng: np.random.Generator,
+    lineage: Lineage,
+    monitor: MonitorSettings,
+    metric: str,
+    cv: float,
+    step: float,
+    trials: int,
+) -> list[list[float]]:
+    """Per rule, per trial: runs with the step when CI first failed (inf: not within HORIZON)."""
+    out: list[list[float]] = [[] for _ in RULES]
+    # In order of history length, so that consecutive trials share the offline search's plans.
+    for start in sorted(WARMUP + int(s) for s in rng.integers(0, 301, trials)):
+        values = 10.0 * noisy(rng, start + HORIZON, cv)
+        values[start:] *= step
+        first = [math.inf] * len(RULES)
+        for runs in range(1, HORIZON + 1):
+            got = verdicts(values[: start + runs], metric, lineage, monitor)
+            for r, fails in enumerate(got):
+                if fails and first[r] == math.inf:
+                    first[r] = runs
+            if all(f < math.inf for f in first):
+                break
+        for r in range(len(RULES)):
+            out[r].append(first[r])
+    return out
+
+
+def spike_nights(
+    seed: int, lineage: Lineage, monitor: MonitorSettings, histories: int
+) -> tuple[int, int, list[int], list[str]]:
+    """Spikes placed, nights evaluated, failing nights per rule, and for daskbench's failing
+    nights whether they fail without the spikes too (noise, not the spike)."""
+    rng = np.random.default_rng([seed, 3])
+    spikes = evaluated = 0
+    failing = [0] * len(RULES)
+    causes: list[str] = []
+    for h in range(histories):
+        values, clean, count = isolated_spikes(rng, WARMUP + 100, 0.08)
+        values, clean = 10.0 * values, 10.0 * clean
+        spikes += count
+        for night in range(100):
+            n = WARMUP + night + 1
+            got = verdicts(values[:n], "wall_time", lineage, monitor)
+            evaluated += 1
+            for r, fails in enumerate(got):
+                failing[r] += fails
+            if got[0]:
+                alone = daskbench_fails(clean[:n], "wall_time", lineage, monitor)
+                causes.append(f"history {h} night {night}: {'noise' if alone else 'spike'}")
+    return spikes, evaluated, failing, causes
+
+
+def single_window_bound(cv: float, step: float, runs: int, rate: float) -> float:
+    """P(a run-``runs`` test fails CI on the ``runs``-th run of the step), for the best test
+    that watches only that window: the whole false-alarm budget on one clipped sum, known
+    baseline, the spikes of the simulation. No detector that also watches other windows (to
+    catch other step sizes) can do better there."""
+    from daskbench.stats._monitor import _increment, alarm_threshold
+
+    b = alarm_threshold(rate, window=runs, min_runs=runs)
+    _, mean, sd, _ = _increment(3.0)
+    rng = np.random.default_rng(0)
+    scores = np.clip(rng.normal(math.log(step) / cv, 1.0, (200_000, runs)), -3.0, 3.0)
+    scores[rng.random(scores.shape) < SPIKE_RATE] = 3.0
+    z = (scores.sum(axis=1) - runs * mean) / (sd * math.sqrt(runs))
+    return float((z >= b).mean())
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def quantile(xs: Sequence[float], q: float) -> float:
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(xs: Sequence[float], goal: int) -> str:
+    def fmt(v: float) -> str:
+        return f">{HORIZON}" if v == math.inf else f"{v:.0f}"
+
+    within = sum(x <= goal for x in xs) / len(xs)
+    never = sum(x == math.inf for x in xs) / len(xs)
+    med = quantile(xs, 0.5)
+    return (
+        f"{fmt(med)} [{fmt(quantile(xs, 0.25))}-{fmt(quantile(xs, 0.75))}] "
+        f"{within:4.0%} ok {never:3.0%} never"
+    )
+
+
+def poisson_interval(k: int) -> tuple[float, float]:
+    """A 90% interval for a Poisson mean from a count (Wilson-Hilferty, good for k >= 0)."""
+    lo = 0.0 if k == 0 else k * (1 - 1 / (9 * k) - 1.645 / (3 * math.sqrt(k))) ** 3
+    k1 = k + 1
+    hi = k1 * (1 - 1 / (9 * k1) + 1.645 / (3 * math.sqrt(k1))) ** 3
+    return lo, hi
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=2, help="simulated years of pure noise")
+    parser.add_argument("--trials", type=int, default=200, help="steps simulated per case")
+    parser.add_argument("--spike-histories", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--false-alarm-rate", type=float, default=None, help="daskbench's (default: its own)"
+    )
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: null,steps,spikes")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    rng = np.random.default_rng(args.seed)
+    monitor = (
+        MonitorSettings()
+        if args.false_alarm_rate is None
+        else MonitorSettings(false_alarm_rate=args.false_alarm_rate)
+    )
+    lineage = Lineage(WARMUP + 400)
+    t0 = time.perf_counter()
+    width = 34
+    print(
+        f"{TESTS} tests x {len(METRICS)} metrics = {TESTS * len(METRICS)} histories "
+        f"({', '.join(f'{m} {cv:.0%}' for m, cv in METRICS)} lognormal noise, "
+        f"{SPIKE_RATE:.0%} spikes x1.5-2.5), {WARMUP} runs of history before the year; "
+        f"daskbench false_alarm_rate={monitor.false_alarm_rate:g} (threshold "
+        f"{monitor.threshold:.3f})"
+    )
+    print(f"{'':{width}}" + "".join(f"{r:>32}" for r in RULES))
+
+    if "null" not in skip:
+        years = [null_year(rng, lineage, monitor) for _ in range(args.years)]
+        row = []
+        for r in range(len(RULES)):
+            total = sum(y.failing_nights[r] for y in years)
+            per_year = [y.failing_nights[r] for y in years]
+            lo, hi = poisson_interval(total)
+            row.append(
+                f"{total / args.years:.2f} [{lo / args.years:.2f}-{hi / args.years:.2f}] "
+                f"max {max(per_year)}"
+            )
+        print(f"{'false-alarm nights / year':{width}}" + "".join(f"{c:>32}" for c in row))
+        history_nights = args.years * 365 * TESTS * len(METRICS)
+        rates = [sum(y.failing_history_nights[r] for y in years) for r in range(len(RULES))]
+        print(
+            f"{'  per history and night':{width}}"
+            + "".join(f"{k / history_nights:>32.2e}" for k in rates)
+        )
+        print(
+            f"  ({args.years} simulated years, {history_nights} history-nights; "
+            "[90% interval] of the yearly mean, max: worst year)"
+        )
+
+    if "steps" not in skip:
+        print(
+            f"nights to detection, in runs with the step: median [q25-q75], within goal; "
+            f"{args.trials} steps each"
+        )
+        for name, metric, cv, step, goal in CASES:
+            got = delays(rng, lineage, monitor, metric, cv, step, args.trials)
+            size = math.log(step) / cv
+            label = f"  {name} ({size:.1f} sd) goal {goal}"
+            print(f"{label:{width}}" + "".join(f"{summary(xs, goal):>32}" for xs in got))
+        print("  " + GOAL_NOTE.replace("\n", "\n  "))
+        budget = 1.0 / (365 * TESTS * len(METRICS))  # 1 false-alarm night a year
+        bounds = ", ".join(
+            f"{name} {single_window_bound(cv, step, goal, budget):.0%}"
+            for name, _, cv, step, goal in CASES
+        )
+        print(
+            "  best possible share within the goal, for a test that spends the whole budget of "
+            f"1 false-alarm night a year on the goal's window alone: {bounds}"
+        )
+
+    if "spikes" not in skip:
+        spikes, evaluated, failing, causes = spike_nights(
+            args.seed, lineage, monitor, args.spike_histories
+        )
+        print(f"{'isolated spikes: failing nights':{width}}" + "".join(f"{k:>32}" for k in failing))
+        print(
+            f"  ({args.spike_histories} clean 8% histories, {spikes} spikes x1.5-2.5, "
+            f"{evaluated} nights)"
+        )
+        for cause in causes:
+            print(f"  daskbench failing: {cause} (noise: fails with the spikes removed too)")
+    print(f"({time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
