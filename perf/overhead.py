@@ -4,10 +4,15 @@ Interleaved pairs (the order inside each pair alternates) on one LocalCluster; p
 median ratio measured/bare of the workload's wall time. Two ratios per workload:
 
 - in-block: wall time of the workload itself while measured (MemorySampler polling, span
-  annotation, the scheduler plugin's per-task accounting) vs. bare. This is what a
+  annotation, the scheduler plugin's per-task accounting, distributed's fine-grained
+  metrics feeding the breakdown) vs. bare. This is what a
   benchmark's ``wall_time`` pays. Goal: under 1%.
-- with set-up: plus opening/closing the measurement window and flushing heartbeats, which
-  happen outside the measured block but lengthen a run.
+- with set-up: plus opening/closing the measurement window, flushing heartbeats and
+  computing the breakdown (activities, task prefixes, bytes), which happen outside the
+  measured block but lengthen a run.
+
+The breakdown is always on (every measured execution records it); the script checks that
+each measured execution did record it, so the figures include its cost.
 
     python perf/overhead.py            # 15 pairs per workload
     python perf/overhead.py --pairs 30
@@ -61,6 +66,9 @@ def measured(client: Client, work: Callable[[], object]) -> tuple[float, float]:
     with bench():
         work()
     total = time.perf_counter() - start
+    names = {m.metric for m in bench.measurements}
+    if not {"activity.compute", "activity.idle", "prefix.other", "bytes.transfer"} <= names:
+        raise SystemExit(f"the breakdown is missing from a measured execution: {sorted(names)}")
     return bench.wall_time, total
 
 
