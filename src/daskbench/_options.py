@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from daskbench.cluster import HEALTH_TIMEOUT
 from daskbench.errors import ConfigError
+from daskbench.metrics import check_verdict_metrics
 
 __all__ = [
     "ALPHA",
@@ -324,6 +325,7 @@ class CompareOptions:
         empty = [m for m in self.metrics if not m.strip()]
         if empty:
             raise ConfigError("--metric must not be empty")
+        check_verdict_metrics(self.metrics)
 
 
 def _check_expression(flag: str, expr: str) -> None:

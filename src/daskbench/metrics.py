@@ -19,10 +19,23 @@ family (seconds of that prefix's tasks)::
     (('activity', 'compute'), ('prefix', 'sum-agg'))
     >>> breakdown_part("scheduler_cpu"), breakdown_part("wall_time")
     (('activity', 'scheduler'), None)
+
+Breakdown metrics never get a verdict of their own (they would dilute the false discovery
+rate of the pinned metrics and flood the reports); they *attribute* the verdicts of
+``wall_time``: :func:`is_breakdown` tells them apart, :func:`check_verdict_metrics` refuses
+them where verdicts are asked for, :func:`attribution_metrics` lists the components in
+seconds that can explain a change of wall time::
+
+    >>> is_breakdown("prefix.sum-agg"), is_breakdown("scheduler_cpu")
+    (True, False)
+    >>> attribution_metrics(["wall_time", "prefix.inc", "activity.idle", "scheduler_cpu",
+    ...                      "bytes.transfer", "activity.compute"])
+    ['activity.compute', 'activity.idle', 'scheduler_cpu', 'prefix.inc']
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from daskbench.errors import ConfigError
@@ -38,9 +51,12 @@ __all__ = [
     "PREFIX_COVERAGE",
     "TASK_PREFIX",
     "Metric",
+    "attribution_metrics",
     "breakdown_part",
+    "check_verdict_metrics",
     "format_value",
     "get_metric",
+    "is_breakdown",
     "metric_names",
     "register_metric",
 ]
@@ -237,3 +253,39 @@ def breakdown_part(name: str) -> tuple[str, str] | None:
         if name.startswith(prefix) and len(name) > len(prefix):
             return kind, name[len(prefix) :]
     return None
+
+
+def is_breakdown(name: str) -> bool:
+    """Whether ``name`` is a breakdown metric (``activity.*``, ``prefix.*``, ``bytes.*``)."""
+    return any(
+        name.startswith(prefix) and len(name) > len(prefix)
+        for prefix in (ACTIVITY_PREFIX, TASK_PREFIX, BYTES_PREFIX)
+    )
+
+
+def check_verdict_metrics(names: Iterable[str], flag: str = "--metric") -> tuple[str, ...]:
+    """``names`` if none is a breakdown metric, else a ConfigError naming the first.
+
+    >>> check_verdict_metrics(["wall_time", "activity.compute"])
+    Traceback (most recent call last):
+    ...
+    daskbench.errors.ConfigError: --metric activity.compute: breakdown metrics ...
+    """
+    names = tuple(names)
+    for name in names:
+        if is_breakdown(name):
+            raise ConfigError(
+                f"{flag} {name}: breakdown metrics (activity.*, prefix.*, bytes.*) get no "
+                "verdict of their own; reports show them as the attribution of wall_time changes"
+            )
+    return names
+
+
+def attribution_metrics(names: Iterable[str]) -> list[str]:
+    """The components in seconds among ``names`` that can explain a change of wall time:
+    the activities (in report order, the scheduler's CPU time last), then the task prefixes
+    by name."""
+    present = set(names)
+    activities = [m for m in ACTIVITY_METRICS.values() if m in present]
+    prefixes = sorted(m for m in present if m.startswith(TASK_PREFIX) and is_breakdown(m))
+    return activities + prefixes

@@ -2,9 +2,14 @@
 
 Per candidate, all its (benchmark x metric) comparisons form one family for
 :func:`daskbench.stats.compare_many`, so the false discovery rate is controlled over the
-hundreds of comparisons of one A/B pair. Results of runs tagged with an experiment and a
-round (``daskbench ab`` tags them) are paired by round; otherwise the samples are pooled
-and compared unpaired. Failed results never enter the statistics but are counted.
+hundreds of comparisons of one A/B pair. Only the metrics asked for join that *verdict
+family*; breakdown metrics (``activity.*``, ``prefix.*``, ``bytes.*``) are refused there
+(:func:`daskbench.metrics.check_verdict_metrics`): twenty of them per benchmark would dilute
+the correction of the pinned metrics and flood the report.
+
+Results of runs tagged with an experiment and a round (``daskbench ab`` tags them) are
+paired by round; otherwise the samples are pooled and compared unpaired. Failed results
+never enter the statistics but are counted.
 
 With a :class:`~daskbench.stats.SequentialDesign` (``daskbench ab --max-repeat``) the family
 is judged by :func:`daskbench.stats.sequential_compare_many` instead, which says how many
@@ -28,7 +33,7 @@ from typing import Any
 
 from daskbench._options import DEFAULT_METRICS
 from daskbench.errors import NotFoundError, StatsInputError
-from daskbench.metrics import get_metric
+from daskbench.metrics import check_verdict_metrics, get_metric
 from daskbench.models import Outcome, Result, Run
 from daskbench.stats import (
     Comparison,
@@ -346,6 +351,7 @@ def compare_arms(
     as the results show), at the design's alpha and threshold; ``open_tests`` then lists
     the benchmarks that want another round.
     """
+    metrics = check_verdict_metrics(metrics)
     if paired is None:
         paired = _is_paired([baseline, *candidates])
     if sequential is not None and not paired:
