@@ -27,13 +27,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from daskbench._options import DEFAULT_METRICS
 from daskbench.errors import NotFoundError, StatsInputError
-from daskbench.metrics import check_verdict_metrics, get_metric
+from daskbench.metrics import attribution_metrics, check_verdict_metrics, get_metric
 from daskbench.models import Outcome, Result, Run
 from daskbench.stats import (
     Comparison,
@@ -43,6 +42,9 @@ from daskbench.stats import (
     sequential_compare_many,
 )
 from daskbench.store import Store
+
+from ._attribution import ATTRIBUTED, Attribution, attribute
+from ._verdicts import NOT_COMPARED, VERDICT_ORDER, NotCompared, RowVerdict
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -58,26 +60,9 @@ __all__ = [
 ]
 
 
-class NotCompared(StrEnum):
-    """The verdict of a row that has no comparison (``note`` says why): not a stats verdict."""
-
-    __repr__ = str.__repr__
-
-    NOT_COMPARED = "not compared"
-
-
-NOT_COMPARED = NotCompared.NOT_COMPARED
-RowVerdict = Verdict | NotCompared
-# Report order: what needs attention first.
-VERDICT_ORDER: tuple[RowVerdict, ...] = (
-    Verdict.REGRESSED,
-    Verdict.IMPROVED,
-    Verdict.INCONCLUSIVE,
-    NOT_COMPARED,
-    Verdict.UNCHANGED,
-)
-
 RoundKey = tuple[str, int]
+#: The metric whose verdicts are attributed to the breakdown.
+ATTRIBUTED_METRIC = "wall_time"
 
 
 @dataclass(frozen=True)
@@ -159,6 +144,8 @@ class Row:
     confirmed: bool = False
     verdict_before_confirm: RowVerdict | None = None
     rounds_used: int | None = None  # rounds of the experiment this comparison used (paired)
+    # A regressed/improved wall_time: the breakdown components that explain it (own family).
+    attribution: tuple[Attribution, ...] = ()
 
     @property
     def verdict(self) -> RowVerdict:
@@ -200,6 +187,7 @@ class Row:
             "verdict_before_confirm": self.verdict_before_confirm,
             "a": list(self.a),
             "b": list(self.b),
+            "attribution": [part.to_dict() for part in self.attribution],
         }
 
 
@@ -284,8 +272,16 @@ def _one_value(values: Sequence[float]) -> float:
 Keyed = tuple[tuple[float, ...], tuple[float, ...], tuple[RoundKey, ...]]
 
 
-def _samples(a: ArmSamples, b: ArmSamples, test: str, metric: str, paired: bool) -> Keyed:
-    """The values of ``test``/``metric`` in both arms (paired: by round, with the rounds)."""
+def _samples(
+    a: ArmSamples,
+    b: ArmSamples,
+    test: str,
+    metric: str,
+    paired: bool,
+    rounds: Sequence[RoundKey] | None = None,
+) -> Keyed:
+    """The values of ``test``/``metric`` in both arms (paired: by round, with the rounds;
+    only those of ``rounds`` when given)."""
 
     def values(arm: ArmSamples) -> dict[Any, float]:
         groups: dict[Any, list[float]] = {}
@@ -298,7 +294,7 @@ def _samples(a: ArmSamples, b: ArmSamples, test: str, metric: str, paired: bool)
 
     va, vb = values(a), values(b)
     if paired:
-        common = sorted(va.keys() & vb.keys())
+        common = sorted(va.keys() & vb.keys() & set(rounds if rounds is not None else va))
         return tuple(va[k] for k in common), tuple(vb[k] for k in common), tuple(common)
     return tuple(va.values()), tuple(vb.values()), ()
 
@@ -418,6 +414,10 @@ def compare_arms(
                     row.failed_b,
                     rounds_used=used.get(key, n) if paired else None,
                 )
+                if row.metric == ATTRIBUTED_METRIC and row.verdict in ATTRIBUTED:
+                    rounds = pairs[key][2][:n] if paired else None
+                    parts = _attribution(baseline, cand, row.test, paired, rounds, comparison)
+                    row = replace(row, attribution=parts)
             rows.append(row)
     rows = [r for r in rows if not _metric_absent(r, baseline, candidates)]
     return ABComparison(
@@ -433,6 +433,31 @@ def compare_arms(
         sequential=sequential,
         open_tests=tuple(sorted(open_tests)),
     )
+
+
+def _attribution(
+    a: ArmSamples,
+    b: ArmSamples,
+    test: str,
+    paired: bool,
+    rounds: Sequence[RoundKey] | None,
+    verdict: Comparison,
+) -> tuple[Attribution, ...]:
+    """The breakdown components of ``test`` that explain its wall-time verdict, compared on
+    the rounds (paired) or samples the verdict used, in a family of their own."""
+    names = {
+        name for arm in (a, b) for _, result in arm.passed.get(test, []) for name in result.metrics
+    }
+    samples: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    for metric in attribution_metrics(names):
+        xs, ys, _ = _samples(a, b, test, metric, paired, rounds)
+        if paired and not (xs and ys):
+            # Recorded in one arm only: its values, without pairs (no comparison).
+            xs, ys, _ = _samples(a, b, test, metric, False)
+            if xs and ys:
+                continue  # in both arms, never in the same round: nothing to pair
+        samples[metric] = (xs, ys)
+    return attribute(samples, paired=paired, alpha=verdict.alpha, threshold=verdict.threshold)
 
 
 def _metric_absent(row: Row, baseline: ArmSamples, candidates: Sequence[ArmSamples]) -> bool:

@@ -3,8 +3,11 @@
 Rendering only: every number and verdict comes from the domain objects of
 :mod:`daskbench.ab` (:class:`~daskbench.ab.ABComparison` and its rows). The
 Markdown opens with one summary line per candidate, then the significant rows; the
-unchanged ones are folded away. The HTML has no scripts or CDN: inline SVG forest plots
-(ratio and interval per benchmark, one plot per metric) and strip plots of the samples.
+unchanged ones are folded away. Every format then shows, for each regressed or improved
+wall time, the breakdown components that explain it (``Row.attribution``: e.g.
+``prefix.slow_step +412.0 ms``, with its own ratio, interval, q-value and verdict). The HTML
+has no scripts or CDN: inline SVG forest plots (ratio and interval per benchmark, one plot
+per metric) and strip plots of the samples.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from daskbench.ab._attribution import Attribution
 from daskbench.ab._compare import NOT_COMPARED, VERDICT_ORDER, ABComparison, Row, RowVerdict
 from daskbench.metrics import format_value
 from daskbench.stats import Verdict
@@ -118,6 +122,54 @@ def _sorted(rows: Sequence[Row]) -> list[Row]:
     return sorted(rows, key=key)
 
 
+def _attributed(rows: Sequence[Row]) -> list[tuple[Row, Attribution]]:
+    """(row, component) of every attributed verdict, in report order."""
+    return [(r, part) for r in _sorted(rows) for part in r.attribution]
+
+
+def _part_ratio(part: Attribution) -> str:
+    c = part.comparison
+    if c is None:
+        return "-"
+    hi = "∞" if math.isinf(c.ci_high) else f"{c.ci_high:.3f}"
+    return f"{c.ratio:.3f} [{c.ci_low:.3f}, {hi}]"
+
+
+def _part_q(part: Attribution) -> str:
+    c = part.comparison
+    return f"{c.qvalue:.2g}" if c is not None and c.qvalue is not None else "-"
+
+
+def _delta(part: Attribution) -> str:
+    """B - A in seconds, signed: ``+412.0 ms``."""
+    return ("+" if part.delta > 0 else "") + format_value(part.delta, "s")
+
+
+def _part_verdict(part: Attribution) -> str:
+    return part.verdict if part.comparison is not None else f"{part.verdict}: {part.note}"
+
+
+_ATTRIBUTION_TITLE = "Where the time went"
+_ATTRIBUTION_NOTE = (
+    "breakdown components explaining each regressed/improved wall_time, largest change first; "
+    "the same statistics, one FDR family per verdict"
+)
+_ATTRIBUTION_COLUMNS = ("benchmark", "component", "B - A", "A", "B", "ratio [CI]", "q", "verdict")
+
+
+def _attribution_cells(row: Row, part: Attribution) -> list[str]:
+    return [
+        row.test,
+        part.metric,
+        _delta(part),
+        format_value(part.median_a, "s"),
+        format_value(part.median_b, "s"),
+        _part_ratio(part),
+        _part_q(part),
+        _part_verdict(part),
+    ]
+
+
 def summary_line(cmp: ABComparison, candidate: str, ctx: ReportContext) -> str:
     counts = cmp.counts(candidate)
     parts = [f"{n} {v}" for v, n in counts.items() if n]
@@ -214,6 +266,21 @@ def render_markdown(cmp: ABComparison, ctx: ReportContext) -> str:
         for r in notes:
             lines.append(f"- `{r.test}` {r.metric}: {r.note}")
         if notes:
+            lines.append("")
+        attributed = _attributed(rows)
+        if attributed:
+            lines += [
+                f"**{_ATTRIBUTION_TITLE}** <sub>({_ATTRIBUTION_NOTE})</sub>",
+                "",
+                "| " + " | ".join(_ATTRIBUTION_COLUMNS) + " |",
+                "|---|---|---:|---:|---:|---|---:|---|",
+            ]
+            for r, part in attributed:
+                cells = _attribution_cells(r, part)
+                cells[0], cells[1] = f"`{cells[0]}`", f"`{cells[1]}`"
+                emoji = _EMOJI.get(part.verdict, "")
+                cells[-1] = f"{emoji} {cells[-1]}".strip()
+                lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -420,6 +487,19 @@ def render_html(cmp: ABComparison, ctx: ReportContext) -> str:
             metric_rows = sorted((r for r in rows if r.metric == metric), key=lambda r: r.test)
             parts.append(f"<h3>{_esc(metric)}: ratio {_esc(cand)}/{_esc(cmp.baseline)}</h3>")
             parts.append(_forest(metric_rows, cmp.threshold))
+        attributed = _attributed(rows)
+        if attributed:
+            parts.append(
+                f"<h3>{_esc(_ATTRIBUTION_TITLE)}</h3><p>{_esc(_ATTRIBUTION_NOTE)}</p>"
+                "<table>" + _header(_ATTRIBUTION_COLUMNS)
+            )
+            for r, part in attributed:
+                tds = [_esc(c) for c in _attribution_cells(r, part)]
+                tds[0], tds[1] = f"<code>{tds[0]}</code>", f"<code>{tds[1]}</code>"
+                verdict = _el("td", tds[-1], class_=part.verdict.replace(" ", "-"))
+                cells = "".join(f"<td>{c}</td>" for c in tds[:-1])
+                parts.append(f"<tr>{cells}{verdict}</tr>")
+            parts.append("</table>")
         parts.append("<h3>All comparisons</h3><table>" + _header(_ROW_COLUMNS))
         parts.extend(_html_row(r, (cmp.baseline, cand)) for r in _sorted(rows))
         parts.append("</table>")
@@ -451,6 +531,23 @@ def terminal_tables(cmp: ABComparison, ctx: ReportContext) -> list[Table]:
                 _mde(r),
             )
         tables.append(table)
+        attributed = _attributed(cmp.rows_of(cand))
+        if attributed:
+            breakdown = Table(
+                title=escape(
+                    f"{_ATTRIBUTION_TITLE}: {cand} vs {cmp.baseline} ({_ATTRIBUTION_NOTE})"
+                ),
+                title_justify="left",
+            )
+            for col in _ATTRIBUTION_COLUMNS:
+                right = col in ("B - A", "A", "B", "q")
+                breakdown.add_column(col, justify="right" if right else "left")
+            for r, part in attributed:
+                cells = [escape(c) for c in _attribution_cells(r, part)]
+                style = _STYLES.get(part.verdict, "dim")
+                cells[-1] = f"[{style}]{cells[-1]}[/]"
+                breakdown.add_row(*cells)
+            tables.append(breakdown)
     return tables
 
 

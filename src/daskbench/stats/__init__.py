@@ -6,6 +6,7 @@
 'regressed'
 """
 
+from daskbench.stats._attribution import explaining
 from daskbench.stats._changepoint import ChangePoint, detect_change_points
 from daskbench.stats._compare import Comparison, Verdict, compare, compare_many
 from daskbench.stats._monitor import MonitorSettings, Shift, TailScan, declared_after, scan_tail
@@ -38,6 +39,7 @@ __all__ = [
     "compare_many",
     "declared_after",
     "detect_change_points",
+    "explaining",
     "min_rounds",
     "minimum_detectable_effect",
     "noise_cv",
