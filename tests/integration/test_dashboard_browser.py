@@ -262,6 +262,11 @@ def make_history(store: MemoryStore, source: Path) -> None:
                 )
                 memory = 1e9 * rng.normal(1.0, 0.01) * (1.3 if i >= 40 else 1.0)
                 ms = (Measurement("wall_time", wall, "s"), Measurement("peak_memory", memory, "B"))
+                if test == "test_groupby[p2p]":  # with a breakdown: the stacked activities
+                    ms += tuple(
+                        Measurement(f"activity.{name}", share * wall * 4, "s")
+                        for name, share in (("compute", 0.6), ("transfer", 0.2), ("idle", 0.3))
+                    )
                 store.add_result(Result(run_id, test, 0, Outcome.PASSED, at, at, ms, path=path))
     from daskbench.history import acknowledge
 
@@ -429,6 +434,27 @@ def test_test_page_draws_charts_and_hover(browser: DevTools, server: str) -> Non
     assert "commit: 0059cafenigh" in tip  # 12 characters of the commit
     assert "dask 2025.3.0" in tip
     assert_not_blank(screenshot(browser, "test_sum.png"), min_colors=12)
+
+
+def test_test_page_stacks_time_per_activity(browser: DevTools, server: str) -> None:
+    assert open_page(browser, f"{server}/tests/test_groupby-p2p.html") == []
+    metrics = browser.evaluate(
+        "Array.from(document.querySelectorAll('.chart')).map(c => c.dataset.metric)"
+    )
+    assert metrics == ["wall_time", "activities", "peak_memory"]  # no chart per activity
+    ink = browser.evaluate(CANVAS_INK)
+    assert ink[1] > 3 * ink[0], ink  # filled areas, not lines
+    assert_not_blank(screenshot(browser, "test_groupby_activities.png"), min_colors=12)
+    box = browser.evaluate(
+        "(() => { const r = document.querySelectorAll('.chart .u-over')[1]"
+        ".getBoundingClientRect(); return [r.right - 2, r.top + r.height / 2]; })()"
+    )
+    browser.call("Input.dispatchMouseEvent", type="mouseMoved", x=box[0], y=box[1])
+    tip = browser.evaluate("document.querySelectorAll('.chart .tip')[1].innerText")
+    assert "nightly-059" in tip
+    assert "compute: " in tip
+    assert "idle: " in tip
+    assert console_errors(browser.events) == []
 
 
 def test_label_tabs_and_failed_runs(browser: DevTools, server: str) -> None:

@@ -31,6 +31,11 @@ Each step becomes a :class:`Change`:
   run within ``min_size`` runs of the change (the detected position can move by a run or two
   as more data arrives, so the ack must not depend on the exact index).
 
+Breakdown metrics (``activity.*``, ``prefix.*``, ``bytes.*``) are not histories of their own
+here: a step in one of them is no verdict (twenty of them per test would multiply the false
+alarms the rate above allows). Each ``wall_time`` change instead carries its ``breakdown``:
+the components that moved most between the regimes on both sides (see ``_breakdown``).
+
 A new, declared, unreverted, unacknowledged regression fails CI (:attr:`Change.failing`).
 Evidence that is growing but not yet enough (at least half the boundary, and ``min_change``)
 is reported as :class:`Pending`: watch, never a failure. A single bad last run is thus shown,
@@ -47,10 +52,11 @@ from enum import StrEnum
 from typing import Any
 
 from daskbench.errors import ConfigError
-from daskbench.metrics import get_metric
+from daskbench.metrics import check_verdict_metrics, get_metric, is_breakdown
 from daskbench.stats import MonitorSettings, Shift, declared_after, detect_change_points, scan_tail
 from daskbench.store import Ack
 
+from ._breakdown import ComponentShift, regime_breakdown
 from ._series import History, Series
 
 __all__ = [
@@ -74,6 +80,8 @@ DEFAULT_FALSE_ALARM_RATE = 2e-5
 # share of the threshold: evidence just past the threshold dips below it again on some of the
 # next nights (a fifth of the small steps in perf/detect_nightly.py), and CI should not flicker.
 HOLD = 0.8
+#: The metric whose change points carry the breakdown of their regimes.
+ATTRIBUTED_METRIC = "wall_time"
 
 
 class ChangeKind(StrEnum):
@@ -128,6 +136,8 @@ class Change:
     )  # fingerprint: key -> (good, bad)
     declared: bool = False  # the sequential detector declares this regression tonight
     detected_after: int | None = None  # runs of the new regime it took to declare it first
+    # wall_time: the breakdown components that moved most from the regime before to after
+    breakdown: tuple[ComponentShift, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -398,6 +408,21 @@ def _pending(series: Series, best: Shift | None, min_change: float) -> Pending |
     )
 
 
+def _with_breakdown(changes: list[Change], series: Series, history: History) -> list[Change]:
+    """``changes`` of one series, each with the breakdown of its regimes (between the
+    neighbouring changes of the same series)."""
+    th = history.tests.get((series.label, series.test))
+    if th is None:
+        return changes
+    bounds = [0, *(c.index for c in changes), len(series.run_ids)]
+    out = []
+    for i, change in enumerate(changes):
+        before = series.run_ids[bounds[i] : bounds[i + 1]]
+        after = series.run_ids[bounds[i + 1] : bounds[i + 2]]
+        out.append(replace(change, breakdown=regime_breakdown(th, before, after)))
+    return out
+
+
 def detect(
     history: History,
     acks: Iterable[Ack] = (),
@@ -433,11 +458,11 @@ def detect(
     if not 0 < false_alarm_rate < 0.01:
         raise ConfigError(f"--false-alarm-rate must be in (0, 0.01), got {false_alarm_rate}")
     monitor = MonitorSettings(false_alarm_rate=false_alarm_rate)
-    wanted = frozenset(metrics) if metrics else None
+    wanted = frozenset(check_verdict_metrics(metrics)) if metrics else None
     ack_list = list(acks)
     changes: list[Change] = []
     pending: list[Pending] = []
-    all_series = history.all_series(wanted)
+    all_series = [s for s in history.all_series(wanted) if not is_breakdown(s.metric)]
     for series in all_series:
         found, tail = detect_series(
             series,
@@ -449,6 +474,8 @@ def detect(
             alpha=alpha,
             monitor=monitor,
         )
+        if series.metric == ATTRIBUTED_METRIC and found:
+            found = _with_breakdown(found, series, history)
         changes.extend(found)
         if tail is not None:
             pending.append(tail)

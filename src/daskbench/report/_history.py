@@ -1,8 +1,9 @@
 """``daskbench detect`` output: plain text for terminals, markdown for GitHub, JSON for tools.
 
 Every format says the same things in the same order: new regressions (what fails CI), with
-the culprit range and what differs between the two fingerprints; acknowledged changes;
-pending tails (watch); then older changes and improvements.
+the culprit range, what differs between the two fingerprints and, for wall time, where the
+time went (the breakdown components that moved most between the regimes); acknowledged
+changes; pending tails (watch); then older changes and improvements.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from daskbench._secrets import mask_diff
+from daskbench.history._breakdown import ComponentShift
 from daskbench.history._detect import Change, ChangeStatus, Detection, Pending
 from daskbench.history._series import History
 from daskbench.metrics import get_metric
@@ -42,6 +44,16 @@ def _diff_items(change: Change) -> list[str]:
     if len(items) > MAX_DIFF:
         items = [*items[:MAX_DIFF], f"... {len(items) - MAX_DIFF} more"]
     return items
+
+
+def _shift_text(shift: ComponentShift) -> str:
+    """``prefix.slow_step +2.00 s (100.0 ms -> 2.10 s)``; ``-`` for no value in a regime."""
+    sign = "+" if shift.delta > 0 else ""
+    return (
+        f"{shift.metric} {sign}{_value(shift.metric, shift.delta)} "
+        f"({get_metric(shift.metric).format(shift.before)} -> "
+        f"{get_metric(shift.metric).format(shift.after)})"
+    )
 
 
 def _run_text(history: History, run_id: str) -> str:
@@ -104,6 +116,8 @@ def _change_lines(change: Change, history: History) -> list[str]:
         lines.append(f"    declared after {change.detected_after} run(s) of the new regime")
     diff = _diff_items(change)
     lines.append("    changed: " + ("; ".join(diff) if diff else "nothing in the fingerprint"))
+    if change.breakdown:
+        lines.append("    where the time went: " + "; ".join(map(_shift_text, change.breakdown)))
     if change.ack is not None:
         lines.append(f"    acknowledged: {change.ack.reason} (run {change.ack.run_id})")
     return lines
@@ -133,9 +147,11 @@ def to_text(detection: Detection, history: History) -> str:
     if others:
         out.append("")
         for change in others:
+            mostly = "; ".join(map(_shift_text, change.breakdown[:2]))
             out.append(
                 f"{_OTHER[change.status]}  {change.test}  {change.metric}  {_pct(change.percent)} "
                 f"at run {change.first_bad_run} (label {change.label})"
+                + (f"; mostly {mostly}" if mostly else "")
             )
     return "\n".join(out)
 
@@ -160,6 +176,7 @@ def _md_rows(changes: Sequence[Change], history: History) -> list[list[str]]:
             _md_run(history, c.last_good_run),
             _md_run(history, c.first_bad_run),
             "<br>".join(escape(item) for item in _diff_items(c)) or "–",
+            "<br>".join(escape(_shift_text(shift)) for shift in c.breakdown) or "–",
         ]
         for c in changes
     ]
@@ -174,6 +191,7 @@ _HEADERS = [
     "last good run",
     "first bad run",
     "what changed",
+    "where the time went",
 ]
 
 
@@ -187,7 +205,7 @@ def to_markdown(detection: Detection, history: History) -> str:
     )
     out = [f"### {icon} daskbench: {title}", "", escape(_headline(detection))]
     if failing:
-        out += ["", table(_HEADERS, _md_rows(failing, history), align="llrllll")]
+        out += ["", table(_HEADERS, _md_rows(failing, history), align="llrlllll")]
         hints = "\n".join(_ack_hint(c) for c in failing)
         out += ["", "If a change is expected, acknowledge it:", "", f"```\n{hints}\n```"]
     if detection.acknowledged:
@@ -226,7 +244,7 @@ def to_markdown(detection: Detection, history: History) -> str:
         ]
     others = _others(detection)
     if others:
-        body = table(_HEADERS, _md_rows(others, history), align="llrllll")
+        body = table(_HEADERS, _md_rows(others, history), align="llrlllll")
         out += ["", details(f"{len(others)} other change points (older, improvements)", body)]
     return "\n".join(out)
 
@@ -271,6 +289,7 @@ def _change_json(change: Change, history: History) -> dict[str, Any]:
         "declared": change.declared,
         "detected_after": change.detected_after,
         "diff": {k: [a, b] for k, (a, b) in mask_diff(change.diff).items()},
+        "breakdown": [shift.to_dict() for shift in change.breakdown],
     }
 
 

@@ -5,6 +5,11 @@ to 5 significant digits, runs are referred to by their index in one shared run t
 (``data/runs.js``), and everything is plain arrays. Payloads are JavaScript files that assign a
 global (``window.DASHBOARD_TEST = {...}``) rather than JSON fetched at run time, so the pages
 work when opened straight from disk (``file://`` forbids ``fetch``).
+
+Breakdown metrics get no chart of their own (twenty per test would bury the pinned ones and
+the budget): the activities go into one stacked chart per lineage (``activities``: names and
+per-run seconds, 3 significant digits), and the change points of wall time carry the
+components that moved most between their regimes (also in the page's change table).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from daskbench.history import Change, Detection, History, TestHistory
-from daskbench.metrics import get_metric
+from daskbench.metrics import ACTIVITIES, ACTIVITY_PREFIX, get_metric, is_breakdown
 from daskbench.models import Run
 
 __all__ = [
     "PRIMARY_METRICS",
+    "activities_payload",
     "chart_order",
     "js_assign",
     "primary_metric",
@@ -42,10 +48,10 @@ def js_assign(name: str, payload: Any) -> str:
     return f"window.{name}={text};\n"
 
 
-def _round(value: float | None) -> float | None:
+def _round(value: float | None, digits: int = 5) -> float | None:
     if value is None:
         return None
-    return float(f"{value:.5g}")
+    return float(f"{value:.{digits}g}")
 
 
 def primary_metric(metrics: Sequence[str]) -> str | None:
@@ -124,6 +130,11 @@ def _changes_of(changes: Sequence[Change], positions: dict[str, int]) -> list[di
             "ack": c.ack.reason if c.ack is not None else None,
             "good": c.last_good_run,
             "bad": c.first_bad_run,
+            **(
+                {"breakdown": [[s.metric, _round(s.before), _round(s.after)] for s in c.breakdown]}
+                if c.breakdown
+                else {}
+            ),
         }
         for c in changes
     ]
@@ -144,6 +155,25 @@ def _regimes(th: TestHistory, metric: str, changes: Sequence[Change]) -> list[li
     return [[bounds[i], bounds[i + 1], _round(level)] for i, level in enumerate(levels)]
 
 
+def activities_payload(th: TestHistory) -> dict[str, Any] | None:
+    """Seconds per activity per run (aligned with the lineage's runs) for the stacked chart;
+    activities that are never above 0 are left out. None without a breakdown.
+
+    >>> th = TestHistory("main", "t", run_ids=["r1", "r2"], values={
+    ...     "activity.compute": [1.0, 2.123456], "activity.idle": [0.5, None],
+    ...     "activity.disk_read": [0.0, 0.0], "wall_time": [1.0, 1.5]})
+    >>> activities_payload(th)
+    {'names': ['compute', 'idle'], 'values': [[1.0, 2.12], [0.5, None]]}
+    """
+    names, values = [], []
+    for name in ACTIVITIES:
+        column = th.values.get(f"{ACTIVITY_PREFIX}{name}")
+        if column and any(v for v in column):
+            names.append(name)
+            values.append([_round(v, 3) for v in column])
+    return {"names": names, "values": values} if names else None
+
+
 def test_payload(
     test: str,
     lineages: Sequence[TestHistory],
@@ -155,7 +185,8 @@ def test_payload(
     for th in lineages:
         positions = {run_id: i for i, run_id in enumerate(th.run_ids)}
         metrics: dict[str, Any] = {}
-        for metric in th.metrics:
+        charted = [m for m in th.metrics if not is_breakdown(m)]
+        for metric in charted:
             changes = [
                 c
                 for c in detection.changes
@@ -170,12 +201,15 @@ def test_payload(
                 "regimes": _regimes(th, metric, changes),
             }
         labels[th.label] = {
-            "order": chart_order(th.metrics),
+            "order": chart_order(charted),
             "runs": [run_index[r] for r in th.run_ids],
             "failed": [i for i, bad in enumerate(th.failed) if bad],
             "errors": {str(i): e for i, e in enumerate(th.errors) if e},
             "metrics": metrics,
         }
+        activities = activities_payload(th)
+        if activities is not None:
+            labels[th.label]["activities"] = activities
     return {"test": test, "labels": labels}
 
 

@@ -126,6 +126,19 @@ def index_page(site: str, rows: Sequence[IndexRow], *, generated: str, recent: i
     return _page("Benchmarks", site, body, page="index", depth=0, scripts=[])
 
 
+def _breakdown_cell(change: Change) -> str:
+    """Where the time of a wall-time change went: the components that moved most."""
+    items = []
+    for shift in change.breakdown:
+        fmt = get_metric(shift.metric).format
+        sign = "+" if shift.delta > 0 else ""
+        items.append(
+            f"<b>{escape(shift.metric)}</b> {escape(sign + fmt(shift.delta))} "
+            f"<span class='muted'>({escape(fmt(shift.before))} → {escape(fmt(shift.after))})</span>"
+        )
+    return "<br>".join(items) or "–"
+
+
 def _change_rows(changes: Sequence[Change], history: History) -> str:
     rows = []
     for c in changes:
@@ -144,7 +157,8 @@ def _change_rows(changes: Sequence[Change], history: History) -> str:
             f'<td><a href="../runs.html#run-{escape(c.first_bad_run)}">'
             f"{escape(c.first_bad_run)}</a> <span class='muted'>"
             f"{escape(_when(history.runs[c.first_bad_run]))}</span></td>"
-            f"<td>{escape(state)}</td><td class='diff'>{escape(diff) or '–'}</td></tr>"
+            f"<td>{escape(state)}</td><td class='diff'>{escape(diff) or '–'}</td>"
+            f"<td class='diff'>{_breakdown_cell(c)}</td></tr>"
         )
     return "\n".join(rows)
 
@@ -176,7 +190,7 @@ def test_page(
     change_table = (
         f"""<table class="grid"><thead><tr><th>Label</th><th>Metric</th><th>Change</th>
 <th>Before → after</th><th>Last good run</th><th>First bad run</th><th>State</th>
-<th>What changed</th></tr></thead><tbody>
+<th>What changed</th><th>Where the time went</th></tr></thead><tbody>
 {_change_rows(changes, history)}
 </tbody></table>"""
         if changes

@@ -166,6 +166,12 @@
       if (c.pos === pos) {
         lines.push("change point: " + pctText(c.pct) + " " + esc(c.kind) +
                    (c.ack ? " · acknowledged: " + esc(c.ack) : ""));
+        (c.breakdown || []).forEach(function (b) {
+          var delta = (b[2] || 0) - (b[1] || 0);
+          lines.push("&nbsp;&nbsp;" + esc(b[0]) + " " + (delta > 0 ? "+" : "") +
+                     esc(fmt(delta, "s")) + " (" + esc(fmt(b[1], "s")) + " → " +
+                     esc(fmt(b[2], "s")) + ")");
+        });
       }
     });
     return lines.join("<br>");
@@ -220,6 +226,86 @@
     return plot;
   }
 
+  // -- test page: time per activity, stacked ------------------------------------------------
+
+  var ACTIVITY_COLORS = { compute: "#0969da", transfer: "#bf8700", disk_read: "#8250df",
+                          disk_write: "#a475f9", serialize: "#bc4c00", p2p: "#1a7f37",
+                          other: "#8c959f", idle: "#d0d7de" };
+
+  function makeStackedChart(container, lineage) {
+    var acts = lineage.activities;
+    var box = document.createElement("div");
+    box.className = "chart";
+    box.dataset.metric = "activities";
+    var keys = acts.names.map(function (n) {
+      return '<span class="key" style="border-color:' + (ACTIVITY_COLORS[n] || "#57606a") +
+             '"></span>' + esc(n);
+    }).join(" ");
+    box.innerHTML = "<h3>time per activity (s) " + '<span class="muted" title="summed over ' +
+                    "the cluster's threads; transfer runs on the workers' event loops and " +
+                    'overlaps the others">· stacked, thread-seconds</span></h3>' +
+                    '<div class="legend">' + keys + "</div>";
+    container.appendChild(box);
+    var xs = lineage.runs.map(function (i) { return runInfo(i).t; });
+    // Cumulative sums, bottom (first activity) to top; a run without a breakdown is a gap.
+    var stacked = [];
+    var running = xs.map(function () { return 0; });
+    acts.values.forEach(function (column) {
+      running = running.map(function (total, i) {
+        return total === null || column[i] === null ? null : total + column[i];
+      });
+      stacked.push(running.slice());
+    });
+    // Drawn top first, each filled down to 0: the lower layers paint over the upper ones.
+    var order = acts.names.map(function (_, i) { return acts.names.length - 1 - i; });
+    var series = [{}];
+    var data = [xs];
+    order.forEach(function (k) {
+      var color = ACTIVITY_COLORS[acts.names[k]] || "#57606a";
+      series.push({ label: acts.names[k], stroke: color, fill: color, width: 1, spanGaps: false,
+                    points: { show: false } });
+      data.push(stacked[k]);
+    });
+    var tip = document.createElement("div");
+    tip.className = "tip";
+    var opts = {
+      width: Math.max(300, box.clientWidth - 16),
+      height: 230,
+      legend: { show: false },
+      // From 0: the areas are amounts of time.
+      scales: { x: { time: true }, y: { range: function (u, lo, hi) { return [0, hi * 1.05]; } } },
+      series: series,
+      axes: [
+        { stroke: "#57606a", grid: { stroke: "#eaeef2" } },
+        { stroke: "#57606a", grid: { stroke: "#eaeef2" }, size: 86,
+          values: function (u, splits) { return splits.map(function (v) { return fmt(v, "s"); }); } }
+      ],
+      hooks: {
+        setCursor: [function (u) {
+          var idx = u.cursor.idx;
+          if (idx === null || idx === undefined || u.cursor.left < 0) {
+            tip.style.display = "none";
+            return;
+          }
+          var run = runInfo(lineage.runs[idx]);
+          var lines = ["<b>" + esc(run.id) + "</b> · " + esc(date(run.t))];
+          for (var k = acts.names.length - 1; k >= 0; k--) {
+            lines.push(esc(acts.names[k]) + ": <b>" + esc(fmt(acts.values[k][idx], "s")) + "</b>");
+          }
+          tip.innerHTML = lines.join("<br>");
+          tip.style.display = "block";
+          var left = u.cursor.left + 12;
+          if (left + tip.offsetWidth > u.over.clientWidth) left = u.cursor.left - tip.offsetWidth - 12;
+          tip.style.left = Math.max(0, left) + "px";
+          tip.style.top = Math.max(0, u.cursor.top - tip.offsetHeight - 8) + "px";
+        }]
+      }
+    };
+    var plot = new uPlot(opts, data, box);
+    plot.over.appendChild(tip);
+    return plot;
+  }
+
   function setupTest() {
     var data = window.DASHBOARD_TEST;
     var container = document.getElementById("charts");
@@ -235,8 +321,10 @@
       tabs.forEach(function (t) { t.classList.toggle("active", t.dataset.label === label); });
       var lineage = data.labels[label];
       // Wall time first, then memory, then the rest (the order is decided in _data.py).
-      (lineage.order || Object.keys(lineage.metrics).sort()).forEach(function (name) {
+      (lineage.order || Object.keys(lineage.metrics).sort()).forEach(function (name, i) {
         plots.push(makeChart(container, name, lineage, lineage.metrics[name]));
+        // Where the wall time went, next to it.
+        if (i === 0 && lineage.activities) plots.push(makeStackedChart(container, lineage));
       });
       if (window.history && window.history.replaceState && location.protocol !== "file:") {
         window.history.replaceState(null, "", "#label=" + encodeURIComponent(label));
