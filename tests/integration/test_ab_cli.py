@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -29,10 +30,13 @@ TINY_BENCH = textwrap.dedent(
 )
 
 
-def daskbench(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def daskbench(
+    *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "daskbench.cli", *args],
         cwd=cwd,
+        env={**os.environ, **env} if env else None,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -285,3 +289,70 @@ def test_sequential_flags_fail_before_running(
     assert lines == [f"daskbench: error: {lines[0].removeprefix('daskbench: error: ')}"]
     assert expected in lines[0]
     assert not (tmp_path / "out").exists()  # nothing created, nothing run
+
+
+SLOW_STEP_BENCH = textwrap.dedent(
+    '''
+    import os
+    import time
+
+    from dask import delayed
+
+    DELAY = float(os.environ.get("SLOW_STEP_DELAY", "0"))
+
+
+    def slow_step(i):
+        """Real work in both arms; B also sleeps inside each task."""
+        if DELAY:
+            time.sleep(DELAY)
+        return sum(range(100_000)) + i
+
+
+    def combine(parts):
+        return sum(parts)
+
+
+    def test_pipeline(client, benchmark):
+        total = delayed(combine)([delayed(slow_step)(i) for i in range(8)])
+        with benchmark():
+            total.compute()
+    '''
+)
+
+
+def test_compare_attributes_a_regression_to_the_sleeping_prefix_and_compute(
+    tmp_path: Path,
+) -> None:
+    """Must show (issue 13): 8 tasks of slow_step sleep 50 ms each in B; the report puts the
+    wall-time regression on prefix.slow_step and on task compute time, each with its own
+    ratio, interval and q-value."""
+    (tmp_path / "bench_slow.py").write_text(SLOW_STEP_BENCH)
+    url = f"sqlite:///{tmp_path}/h.db"
+    run = ["run", "bench_slow.py", "--db", url, "--repeat", "5", "--reset", "none"]
+    run += ["--workers", "1", "--threads-per-worker", "2"]
+    for label, delay in (("main", "0"), ("sleepy", "0.05")):
+        proc = daskbench(*run, "--label", label, cwd=tmp_path, env={"SLOW_STEP_DELAY": delay})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = daskbench(
+        "compare", "--db", url, "--baseline", "main", "--candidate", "sleepy", "--out", "rep",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    rows = {r["metric"]: r for r in report["rows"]}
+    assert set(rows) == {"wall_time", "peak_memory", "avg_memory"}  # no breakdown verdicts
+    wall = rows["wall_time"]
+    assert wall["verdict"] == "regressed"
+    parts = {p["metric"]: p for p in wall["attribution"]}
+    assert report["rows"][0]["attribution"][0]["metric"] in ("prefix.slow_step", "activity.compute")
+    for name in ("prefix.slow_step", "activity.compute"):
+        part = parts[name]
+        assert part["verdict"] == "regressed", part
+        assert part["qvalue"] < 0.05
+        assert part["ci_low"] > 1.0
+        # 8 sleeps of 50 ms on task threads (thread-seconds, not wall time).
+        assert 0.3 < part["delta_seconds"] < 1.0, part
+    assert all(r["attribution"] == [] for r in report["rows"] if r["metric"] != "wall_time")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| `test_pipeline` | `prefix.slow_step` | +" in md
+    assert "Where the time went: sleepy vs main" in proc.stdout
