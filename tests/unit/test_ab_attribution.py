@@ -20,6 +20,7 @@ from daskbench.report._ab import (
     render_markdown,
     terminal_tables,
 )
+from daskbench.stats import SequentialDesign
 from daskbench.store import MemoryStore, Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -193,3 +194,18 @@ def test_components_without_a_ratio_are_kept_with_their_difference() -> None:
     assert parts["activity.disk_read"].note == "values of 0: no ratio"
     assert parts["activity.compute"].verdict == "regressed"
     assert parts["activity.disk_read"].to_dict()["ratio"] is None
+
+
+def test_a_sequential_verdict_is_attributed_on_the_rounds_it_used() -> None:
+    store = MemoryStore()
+    populate(store)
+    design = SequentialDesign(first=4, max_rounds=8, futility=0.0)
+    cmp = compare_labels(store, "base", ["cand"], metrics=("wall_time",), sequential=design)
+    row = wall_row(cmp)
+    assert row.verdict == "regressed"
+    assert row.rounds_used is not None
+    parts = {p.metric: p for p in row.attribution}
+    compute = parts["activity.compute"].comparison
+    assert compute is not None
+    assert compute.n_a == compute.n_b == row.rounds_used
+    assert compute.verdict == "regressed"
