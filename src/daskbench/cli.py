@@ -87,6 +87,7 @@ def _run_pytest(args: list[str], plugins: list[Any]) -> int:
 _LAZY_COMMANDS = {
     "ab": "daskbench.ab._cli:ab",
     "compare": "daskbench.ab._cli:compare",
+    "noise": "daskbench.ab._noise:noise",
     "import": "daskbench.history._cli:import_",
     "detect": "daskbench.history._cli:detect",
     "ack": "daskbench.history._cli:ack",

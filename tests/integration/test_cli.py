@@ -109,6 +109,21 @@ def test_run_repeat_then_export(bench_dir: Path) -> None:
     assert len(rows) == 4
     assert {"run_id", "test", "wall_time", "elements_per_s"} <= set(rows[0])
 
+    # daskbench noise reads the same runs: 2 repeats are too few to estimate a spread.
+    noise = daskbench("noise", "--db", db, "--label", "default", "--format", "json",
+                      cwd=bench_dir)  # fmt: skip
+    assert noise.returncode == 0, noise.stderr
+    doc = json.loads(noise.stdout)
+    assert [(r["test"], r["n"], r["mde"]) for r in doc["rows"]] == [
+        ("test_array_sum", 2, None),
+        ("test_many_futures", 2, None),
+    ]
+    unknown = daskbench("noise", "--db", db, "--label", "nope", cwd=bench_dir)
+    assert unknown.returncode != 0
+    assert unknown.stderr.strip().splitlines() == [
+        "daskbench: error: no runs with label 'nope' (labels: default)"
+    ]
+
 
 def test_failing_benchmark_is_recorded_and_fails_the_run(bench_dir: Path) -> None:
     (bench_dir / "benchmarks" / "test_failing.py").write_text(FAILING)

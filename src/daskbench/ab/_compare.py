@@ -55,6 +55,7 @@ __all__ = [
     "NotCompared",
     "Row",
     "RowVerdict",
+    "arm_values",
     "compare_labels",
     "load_arm",
 ]
@@ -272,6 +273,20 @@ def _one_value(values: Sequence[float]) -> float:
 Keyed = tuple[tuple[float, ...], tuple[float, ...], tuple[RoundKey, ...]]
 
 
+def arm_values(arm: ArmSamples, test: str, metric: str, paired: bool) -> dict[Any, float]:
+    """One value per round (paired) or per repeat of a run (unpaired) of ``test``/``metric``.
+
+    Several executions of one round or repeat count once (:func:`_one_value`).
+    """
+    groups: dict[Any, list[float]] = {}
+    for key, result in arm.passed.get(test, []):
+        v = result.value(metric)
+        if v is not None:
+            # Unpaired: each repeat of a run is a sample; its executions count once.
+            groups.setdefault(key if paired else (result.run_id, result.repeat), []).append(v)
+    return {k: _one_value(vs) for k, vs in groups.items()}
+
+
 def _samples(
     a: ArmSamples,
     b: ArmSamples,
@@ -282,17 +297,7 @@ def _samples(
 ) -> Keyed:
     """The values of ``test``/``metric`` in both arms (paired: by round, with the rounds;
     only those of ``rounds`` when given)."""
-
-    def values(arm: ArmSamples) -> dict[Any, float]:
-        groups: dict[Any, list[float]] = {}
-        for key, result in arm.passed.get(test, []):
-            v = result.value(metric)
-            if v is not None:
-                # Unpaired: each repeat of a run is a sample; its executions count once.
-                groups.setdefault(key if paired else (result.run_id, result.repeat), []).append(v)
-        return {k: _one_value(vs) for k, vs in groups.items()}
-
-    va, vb = values(a), values(b)
+    va, vb = arm_values(a, test, metric, paired), arm_values(b, test, metric, paired)
     if paired:
         common = sorted(va.keys() & vb.keys() & set(rounds if rounds is not None else va))
         return tuple(va[k] for k in common), tuple(vb[k] for k in common), tuple(common)

@@ -10,7 +10,13 @@ from daskbench.stats._attribution import explaining
 from daskbench.stats._changepoint import ChangePoint, detect_change_points
 from daskbench.stats._compare import Comparison, Verdict, compare, compare_many
 from daskbench.stats._monitor import MonitorSettings, Shift, TailScan, declared_after, scan_tail
-from daskbench.stats._noise import Noise, benchmark_noise, noise_cv, paired_noise_cv
+from daskbench.stats._noise import (
+    Noise,
+    benchmark_noise,
+    noise_cv,
+    noise_plan,
+    paired_noise_cv,
+)
 from daskbench.stats._power import (
     min_rounds,
     minimum_detectable_effect,
@@ -43,6 +49,7 @@ __all__ = [
     "min_rounds",
     "minimum_detectable_effect",
     "noise_cv",
+    "noise_plan",
     "paired_noise_cv",
     "planned_mde",
     "rounds_needed",

@@ -28,7 +28,7 @@ from daskbench.errors import StatsInputError
 from daskbench.stats._power import planned_mde, rounds_needed
 from daskbench.stats._validate import as_sample
 
-__all__ = ["Noise", "benchmark_noise", "noise_cv", "paired_noise_cv", "robust_sd"]
+__all__ = ["Noise", "benchmark_noise", "noise_cv", "noise_plan", "paired_noise_cv", "robust_sd"]
 
 # MAD -> standard deviation of normal data: 1 / Phi^-1(3/4).
 _MAD_TO_SD = 1.482602218505602
@@ -149,6 +149,36 @@ def benchmark_noise(
     cv = noise_cv(x)
     if not math.isfinite(cv):
         raise StatsInputError(f"values: needs at least 2 runs to estimate noise, got {x.size}")
+    return noise_plan(
+        cv,
+        int(x.size),
+        rounds=rounds,
+        effects=effects,
+        alpha=alpha,
+        power=power,
+        family_size=family_size,
+        max_rounds=max_rounds,
+    )
+
+
+def noise_plan(
+    cv: float,
+    n: int,
+    *,
+    rounds: int = 10,
+    effects: Sequence[float] = (0.05, 0.10),
+    alpha: float = 0.05,
+    power: float = 0.8,
+    family_size: int = 1,
+    max_rounds: int = 1000,
+) -> Noise:
+    """What a per-run noise ``cv`` (estimated from ``n`` values, e.g. by
+    :func:`paired_noise_cv`) implies for a paired A/B; see :func:`benchmark_noise`.
+
+    >>> plan = noise_plan(0.10, 20, rounds=10)
+    >>> round(plan.mde, 3), plan.rounds_for(0.10)
+    (0.151, 20)
+    """
     mde = planned_mde(cv, rounds, alpha=alpha, power=power, family_size=family_size, paired=True)
     needed = tuple(
         rounds_needed(
@@ -162,6 +192,4 @@ def benchmark_noise(
         )
         for e in effects
     )
-    return Noise(
-        cv=cv, n=int(x.size), rounds=rounds, mde=mde, effects=tuple(effects), needed=needed
-    )
+    return Noise(cv=cv, n=n, rounds=rounds, mde=mde, effects=tuple(effects), needed=needed)
