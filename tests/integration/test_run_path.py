@@ -246,7 +246,8 @@ def _order(db: str, label: str) -> list[str]:
 def test_order_file_reverse_random(tmp_path: Path) -> None:
     _write(tmp_path, "test_ordered.py", ORDERED)
     db = f"sqlite:///{tmp_path / 'x.db'}"
-    base = ["run", "benchmarks", "--db", db, "--warmup", "0", *LOCAL]
+    # Order is decided at collection: restarting workers between benchmarks is not the subject.
+    base = ["run", "benchmarks", "--db", db, "--warmup", "0", "--reset", "none", *LOCAL]
     for label, extra in [
         ("file", []),
         ("reverse", ["--order", "reverse"]),
@@ -367,7 +368,15 @@ def test_nothing_is_written_when_the_cluster_cannot_be_had(tmp_path: Path) -> No
         ("nosuchmodule_x:make", "cannot import 'nosuchmodule_x'"),
     ]:
         proc = daskbench(
-            "run", "benchmarks", "--db", "sqlite:///x.db", "--cluster", cluster, cwd=tmp_path
+            "run",
+            "benchmarks",
+            "--db",
+            "sqlite:///x.db",
+            "--cluster",
+            cluster,
+            cwd=tmp_path,
+            # Dask's connect timeout, which daskbench honours: 2 s, not 30 s, of knocking
+            env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
         )
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert message in proc.stderr
