@@ -162,13 +162,13 @@ def test_outcomes_and_measurements_are_recorded(bench_run) -> None:
 
 
 def test_timeout_is_recorded(bench_run) -> None:
-    # The block sleeps 30 s: 1 s is long enough to tell a timeout from an early return.
-    result, url = bench_run("-k", "slow", "--daskbench-timeout=1", "--daskbench-warmup=0")
+    # The block sleeps 30 s: 2 s tells a timeout from an early return, even on a loaded machine.
+    result, url = bench_run("-k", "slow", "--daskbench-timeout=2", "--daskbench-warmup=0")
     result.assert_outcomes(failed=1, deselected=8)
     with open_store(url) as store:
         (slow,) = store.results(label="plugin-test")
     assert slow.outcome is Outcome.TIMEOUT
-    assert "--timeout 1 s" in (slow.error or "")
+    assert "--timeout 2 s" in (slow.error or "")
 
 
 def test_repeats_run_round_robin(bench_run) -> None:
