@@ -421,9 +421,26 @@ def _settle(client: Any, cluster: Any | None, timeout: float) -> None:
         time.sleep(0.2)
 
 
-def open_cluster(spec: ClusterSpec, *, connect_timeout: float = 30.0) -> ClusterHandle:
-    """Create or connect to the cluster described by ``spec`` and return a handle."""
+def _connect_timeout() -> float:
+    """Dask's own connect timeout (``distributed.comm.timeouts.connect``, 30 s by default)."""
+    import dask.config
+    from dask.utils import parse_timedelta
+
+    value = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="s")
+    return float(value) if value else 30.0
+
+
+def open_cluster(spec: ClusterSpec, *, connect_timeout: float | None = None) -> ClusterHandle:
+    """Create or connect to the cluster described by ``spec`` and return a handle.
+
+    ``connect_timeout`` bounds connecting to the scheduler and waiting for its first worker;
+    by default Dask's ``distributed.comm.timeouts.connect`` (30 s unless configured, e.g.
+    ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``), as any other Dask client would use.
+    """
     from distributed import Client
+
+    if connect_timeout is None:
+        connect_timeout = _connect_timeout()
 
     if spec.kind != "address":
         _survive_frequent_restarts()

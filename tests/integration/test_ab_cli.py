@@ -225,6 +225,8 @@ def test_ab_max_repeat_adds_rounds_only_where_undecided(tmp_path: Path) -> None:
         "5",
         "--metric",
         "wall_time",
+        "--warmup",
+        "0",  # not the subject: B's 0.5 s sleep once per round instead of twice
         "--reset",
         "none",
         "--workers",

@@ -73,7 +73,9 @@ def bench_dir(tmp_path: Path) -> Path:
 
 def test_run_repeat_then_export(bench_dir: Path) -> None:
     db = f"sqlite:///{bench_dir / 'x.db'}"
-    proc = daskbench("run", "benchmarks", "--repeat", "2", "--db", db, *LOCAL, cwd=bench_dir)
+    # rounds and export are the subject here, not worker restarts (test_run_path has those)
+    args = ["--repeat", "2", "--reset", "none", "--db", db, *LOCAL]
+    proc = daskbench("run", "benchmarks", *args, cwd=bench_dir)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "test_array_sum" in proc.stdout
     assert "Traceback" not in proc.stderr
@@ -292,30 +294,33 @@ def test_run_with_a_cluster_factory(bench_dir: Path) -> None:
 
 def test_interrupted_run_keeps_finished_results(bench_dir: Path) -> None:
     (bench_dir / "benchmarks" / "test_zz_slow.py").write_text(
-        "import time\n\n"
+        "import os\n"
+        "import time\n"
+        "from pathlib import Path\n\n"
         "def test_zz_forever(client, benchmark):\n"
         "    with benchmark():\n"
+        "        Path(os.environ['INSIDE']).touch()\n"
         "        time.sleep(600)\n"
     )
     db_path = bench_dir / "x.db"
+    inside = bench_dir / "inside"
     command = [sys.executable, "-m", "daskbench.cli", "run", "benchmarks"]
     proc = subprocess.Popen(
-        [*command, "--db", f"sqlite:///{db_path}", *LOCAL],
+        # restarts are not the subject (test_run_path's signal tests interrupt with them)
+        [*command, "--db", f"sqlite:///{db_path}", "--reset", "none", *LOCAL],
         cwd=bench_dir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "INSIDE": str(inside)},
     )
     try:
         deadline = time.monotonic() + 180
-        finished: list[str] = []
-        while time.monotonic() < deadline and len(finished) < 2:
-            time.sleep(1)
-            if db_path.exists():
-                with open_store(f"sqlite:///{db_path}") as store:
-                    finished = [r.test for r in store.results()]
+        while time.monotonic() < deadline and not inside.exists():  # the slow one started
+            time.sleep(0.2)
+        with open_store(f"sqlite:///{db_path}") as store:
+            finished = [r.test for r in store.results()]
         assert sorted(finished) == ["test_array_sum", "test_many_futures"]
-        time.sleep(2)  # let the slow benchmark start
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:

@@ -104,7 +104,14 @@ def bench_run(pytester: pytest.Pytester, tmp_path: Path):
 
 def test_outcomes_and_measurements_are_recorded(bench_run) -> None:
     # A generous timeout: a loaded machine must not turn these benchmarks into timeouts.
-    result, url = bench_run("-k", "not slow", "--daskbench-timeout=120")
+    # Warm-ups and worker restarts are not the subject (test_run_path covers them).
+    result, url = bench_run(
+        "-k",
+        "not slow",
+        "--daskbench-timeout=120",
+        "--daskbench-warmup=0",
+        "--daskbench-reset=none",
+    )
     result.assert_outcomes(passed=4, failed=2, skipped=1, errors=1, deselected=1)
     with open_store(url) as store:
         (run,) = store.runs(label="plugin-test")
@@ -155,12 +162,13 @@ def test_outcomes_and_measurements_are_recorded(bench_run) -> None:
 
 
 def test_timeout_is_recorded(bench_run) -> None:
-    result, url = bench_run("-k", "slow", "--daskbench-timeout=3", "--daskbench-warmup=0")
+    # The block sleeps 30 s: 2 s tells a timeout from an early return, even on a loaded machine.
+    result, url = bench_run("-k", "slow", "--daskbench-timeout=2", "--daskbench-warmup=0")
     result.assert_outcomes(failed=1, deselected=8)
     with open_store(url) as store:
         (slow,) = store.results(label="plugin-test")
     assert slow.outcome is Outcome.TIMEOUT
-    assert "--timeout 3 s" in (slow.error or "")
+    assert "--timeout 2 s" in (slow.error or "")
 
 
 def test_repeats_run_round_robin(bench_run, tmp_path: Path) -> None:
@@ -171,6 +179,7 @@ def test_repeats_run_round_robin(bench_run, tmp_path: Path) -> None:
         "--daskbench-repeat=3",
         "--daskbench-warmup=0",
         f"--daskbench-performance-report={reports}",
+        "--daskbench-reset=none",  # the order is decided at collection, not by restarts
     )
     result.assert_outcomes(passed=9)
     with open_store(url) as store:

@@ -48,6 +48,20 @@ def test_cluster_kinds() -> None:
     assert ClusterSpec("tls://user@10.0.0.1:8786").to_dict()["target"] == "address"
 
 
+def test_connecting_to_a_scheduler_honours_dasks_connect_timeout() -> None:
+    import dask
+
+    from daskbench.cluster import open_cluster
+    from daskbench.errors import ClusterError
+
+    # port 9 (discard) has no scheduler: connecting gives up after Dask's timeout
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        pytest.raises(ClusterError, match=r"cannot connect to cluster .* after 1 s"),
+    ):
+        open_cluster(ClusterSpec("tcp://127.0.0.1:9"))
+
+
 def test_from_values_maps_flat_options() -> None:
     opts = SessionOptions.from_values(
         {"cluster": None, "workers": 3, "memory_limit": "2GiB", "repeat": 2, "db": None}
