@@ -15,13 +15,14 @@ Prints, per workload, daskbench's median wall time over the direct median for ea
 (goal <= 1.05), and the A/B ratio p2p/tasks with its 95% interval from both (paired by round;
 goal: daskbench's interval contains the direct estimate).
 
-    python perf/ab_fidelity.py --rounds 10
+    python perf/ab_fidelity.py --rounds 10 [--ab-options "--reset none"]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -128,16 +129,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
+    parser.add_argument(
+        "--ab-options",
+        default="",
+        help='extra options of daskbench ab, e.g. "--reset none --warmup 2"',
+    )
     args = parser.parse_args()
     names = list(args.workloads)
 
     t0 = time.perf_counter()
     measured_directly = direct(names, args.rounds)
     t1 = time.perf_counter()
-    rows = daskbench_ab(names, args.rounds, [])
+    rows = daskbench_ab(names, args.rounds, shlex.split(args.ab_options))
     t2 = time.perf_counter()
 
-    print(f"{args.rounds} rounds; direct loop {t1 - t0:.0f} s, daskbench ab {t2 - t1:.0f} s")
+    options = f" (ab options: {args.ab_options})" if args.ab_options else ""
+    print(
+        f"{args.rounds} rounds; direct loop {t1 - t0:.0f} s, daskbench ab {t2 - t1:.0f} s{options}"
+    )
     print(
         f"{'workload':10} {'method':6} {'direct':>9} {'daskbench':>10} {'ratio':>6}   "
         f"{'A/B p2p/tasks: direct [95% CI]':34} {'daskbench [95% CI]':26} contains"
