@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _daskbench_cli import daskbench
 
 from daskbench.store import open_store
 
@@ -50,18 +51,6 @@ FAILING = textwrap.dedent(
     '''
 )
 LOCAL = ["--workers", "2", "--threads-per-worker", "1", "--memory-limit", "1GiB"]
-
-
-def daskbench(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300):
-    return subprocess.run(
-        [sys.executable, "-m", "daskbench.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 @pytest.fixture

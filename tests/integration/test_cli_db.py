@@ -9,13 +9,12 @@ change of another, and ``dashboard`` builds a site over all three.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _daskbench_cli import daskbench
 
 from daskbench.models import Environment, Measurement, Outcome, Result, Run
 from daskbench.store import Ack, current_revision, head_revision, open_store
@@ -23,17 +22,6 @@ from daskbench.store._merge import Batch
 
 NIGHTS = 30
 T0 = datetime(2026, 1, 1, 2, tzinfo=UTC)
-
-
-def daskbench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "daskbench.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def job_history(label: str, tests: tuple[str, ...], *, step: str | None, seed: int) -> Batch:

@@ -18,9 +18,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from _daskbench_cli import daskbench as run_daskbench
 
 from daskbench.errors import ExitCode
 from daskbench.store import current_revision, head_revision, open_store
@@ -31,18 +34,8 @@ from daskbench.store._url import parse_store_url
 _POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 
 
-def daskbench(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "daskbench.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+def daskbench(*args: str, timeout: float = 180, **kwargs: Any) -> CompletedProcess[str]:
+    return run_daskbench(*args, timeout=timeout, **kwargs)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _daskbench_cli import daskbench
 
 from daskbench.models import Outcome
 from daskbench.store import open_store
@@ -95,17 +96,6 @@ def run(
     )
     assert done.returncode in ok, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     return done.stdout
-
-
-def daskbench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "daskbench.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def git_project(root: Path, files: dict[str, str]) -> list[str]:

@@ -16,8 +16,11 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 import pytest
+from _daskbench_cli import daskbench as run_daskbench
 
 from daskbench.models import Outcome, RunStatus
 from daskbench.store import open_store
@@ -84,18 +87,8 @@ ORDERED = textwrap.dedent(
 )
 
 
-def daskbench(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "daskbench.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
+def daskbench(*args: str, timeout: float = 600, **kwargs: Any) -> CompletedProcess[str]:
+    return run_daskbench(*args, timeout=timeout, **kwargs)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
