@@ -214,10 +214,18 @@ def test_list_writes_no_database(tmp_path: Path) -> None:
 
 # -- import: all or nothing -----------------------------------------------------------------------
 def _counts(url: str) -> tuple[int, int, int]:
-    """(runs, results, runs without results)."""
+    """(runs, results, runs without results), as of one moment.
+
+    Runs and results are two reads: an import committing between them would look like a
+    half-written history that never existed. The runs are read again after the results,
+    and the reading repeated until nothing was committed in between.
+    """
     with open_store(url, mode="read") as store:
-        runs = store.runs()
-        results = store.results()
+        while True:
+            runs = store.runs()
+            results = store.results()
+            if [r.id for r in store.runs()] == [r.id for r in runs]:
+                break
     with_results = {r.run_id for r in results}
     return len(runs), len(results), sum(r.id not in with_results for r in runs)
 
