@@ -318,15 +318,26 @@ def main() -> None:
     parser.add_argument(
         "--false-alarm-rate", type=float, default=None, help="daskbench's (default: its own)"
     )
+    parser.add_argument(
+        "--short-share",
+        type=float,
+        default=None,
+        help="share of the rate spent on the lower level of short tails (0: one level, as "
+        "the previous release; default: daskbench's own)",
+    )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: null,steps,spikes")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     rng = np.random.default_rng(args.seed)
-    monitor = (
-        MonitorSettings()
-        if args.false_alarm_rate is None
-        else MonitorSettings(false_alarm_rate=args.false_alarm_rate)
-    )
+    overrides = {
+        key: value
+        for key, value in (
+            ("false_alarm_rate", args.false_alarm_rate),
+            ("short_share", args.short_share),
+        )
+        if value is not None
+    }
+    monitor = MonitorSettings(**overrides)
     lineage = Lineage(WARMUP + 400)
     t0 = time.perf_counter()
     width = 34
@@ -334,8 +345,9 @@ def main() -> None:
         f"{TESTS} tests x {len(METRICS)} metrics = {TESTS * len(METRICS)} histories "
         f"({', '.join(f'{m} {cv:.0%}' for m, cv in METRICS)} lognormal noise, "
         f"{SPIKE_RATE:.0%} spikes x1.5-2.5), {WARMUP} runs of history before the year; "
-        f"daskbench false_alarm_rate={monitor.false_alarm_rate:g} (threshold "
-        f"{monitor.threshold:.3f})"
+        f"daskbench false_alarm_rate={monitor.false_alarm_rate:g} (thresholds "
+        f"{monitor.short_threshold:.3f} up to {monitor.short_window} runs, "
+        f"{monitor.threshold:.3f} after; short_share {monitor.short_share:g})"
     )
     print(f"{'':{width}}" + "".join(f"{r:>32}" for r in RULES))
 

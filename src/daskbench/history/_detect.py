@@ -273,13 +273,12 @@ def detect_series(
     ]
     breaks = [cp.index for cp in found]
     scan = scan_tail(values, worse=worse, breaks=breaks, settings=settings)
-    hold = HOLD * scan.threshold
     steps = [_Step(cp.index, cp.before, cp.after, cp.pvalue) for cp in found]
     best = scan.strongest
     if (
         best is not None
         and best.runs >= settings.min_runs
-        and best.evidence >= hold
+        and best.evidence >= HOLD * best.threshold
         and _relative(best.before, best.after) >= min_change
         and not any(
             abs(cp.index - best.index) <= min_size and _worse(series.metric, cp.before, cp.after)
@@ -288,7 +287,7 @@ def detect_series(
     ):
         # Too recent for the offline search: the sequential detector's likeliest start (kept
         # below if it is, or recently was, declared).
-        pvalue = settings.pvalue(best.evidence)
+        pvalue = settings.pvalue(best.evidence, best.runs)
         steps.append(_Step(best.index, best.before, best.after, pvalue, tentative=True))
         steps.sort(key=lambda step: step.index)
 
@@ -306,8 +305,7 @@ def detect_series(
                 for s in scan.shifts
                 if abs(s.index - step.index) <= min_size and s.runs >= settings.min_runs
             ]
-            evidence = max((s.evidence for s in near), default=-math.inf)
-            if evidence >= hold:
+            if any(s.evidence >= HOLD * s.threshold for s in near):
                 after = _first_declared(series, step.index, worse, breaks, settings, min_size)
             if any(s.declared for s in near):
                 declared = True

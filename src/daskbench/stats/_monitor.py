@@ -22,21 +22,26 @@ meant to be asked again every night over the same growing history, and is calibr
    the generalised likelihood ratio statistic of a mean shift of unknown size and start
    (window-limited, Lai 1995): a large step wins with a short tail, a small one with a long
    tail.
-4. **Boundary.** A shift is *declared* when that evidence reaches ``threshold``, with at least
-   ``min_runs`` values after the start (one value never can be: it may be a spike). The
-   threshold is computed, not guessed: it is the level that the maximum over the window of a
-   random walk of clipped standard normal scores crosses on a given night with probability
-   ``false_alarm_rate``, where 1% of the scores are outliers at ``+clip`` (exact, by
-   propagating the walk's distribution on a fine grid). Since detection runs again every
-   night, ``false_alarm_rate`` is per history *and per night*: a suite of ``H`` histories
-   run ``N`` times a year fails CI on about ``H * N * false_alarm_rate`` nights a year of
-   pure noise (the default 2e-5 gives at most 0.88 for 120 histories run nightly).
+4. **Boundary.** A shift is *declared* when that evidence reaches its threshold, with at
+   least ``min_runs`` values after the start (one value never can be: it may be a spike). The
+   boundary has two levels: ``short_threshold`` for tails of at most ``short_window`` runs,
+   ``threshold`` for longer ones. It is computed, not guessed: ``1 - short_share`` of the
+   ``false_alarm_rate`` fixes ``threshold`` as if it were the only level, then
+   ``short_threshold`` is lowered until the whole boundary is crossed on a given night with
+   probability ``false_alarm_rate`` exactly, by a random walk of clipped standard normal
+   scores where 1% of the scores are outliers at ``+clip`` (exact, by propagating the walk's
+   distribution on a fine grid). The lower short level is where a large step is decided: it
+   buys a run or two on a step of about 3 noise standard deviations for a few percent more
+   on the long level (``perf/detect_nightly.py``). Since detection runs again every night,
+   ``false_alarm_rate`` is per history *and per night*: a suite of ``H`` histories run ``N``
+   times a year fails CI on about ``H * N * false_alarm_rate`` nights a year of pure noise
+   (the default 2e-5 gives at most 0.88 for 120 histories run nightly).
 
 **Spikes.** A run scores at most ``clip``, whatever its size. In a tail of ``d >= 2`` runs
 whose other runs score at most the baseline's mean ``m`` (runs no slower than usual),
 ``T <= clip - m <= 1.5 clip``, since ``m >= -clip / 2`` (half the baseline lies at or above
 its median, which scores 0). With ``v >= 1`` the evidence is then at most
-``1.5 clip / sqrt(2)`` = 3.2 for the default ``clip = 3``, below the threshold of any
+``1.5 clip / sqrt(2)`` = 3.2 for the default ``clip = 3``, below either level of any
 ``false_alarm_rate`` up to 1e-3: a spike among ordinary runs never declares a shift, however
 large, and the ordinary runs after it clear it.
 
@@ -46,8 +51,8 @@ large, and the ordinary runs after it clear it.
     >>> best = scan_tail(history).strongest
     >>> best.index, best.runs, best.declared, round(best.ratio, 2)
     (60, 4, True, 1.49)
-    >>> declared_after(history, 60)  # the fourth run of the new regime fails CI
-    4
+    >>> declared_after(history, 60)  # the third run of the new regime fails CI
+    3
     >>> scan_tail(history[:61]).strongest.declared  # one run: never declared
     False
 """
@@ -71,6 +76,7 @@ __all__ = [
     "MonitorSettings",
     "Shift",
     "TailScan",
+    "alarm_boundary",
     "alarm_threshold",
     "declared_after",
     "scan_tail",
@@ -110,7 +116,8 @@ _GRID_PER_CLIP = 60
 class MonitorSettings:
     """How the end of a history is watched; see the module docstring.
 
-    >>> MonitorSettings().threshold > 4.5
+    >>> s = MonitorSettings()
+    >>> 4.5 < s.short_threshold < s.threshold < 5.0
     True
     """
 
@@ -120,7 +127,10 @@ class MonitorSettings:
     min_baseline: int = 10  # candidates with a shorter baseline are not evaluated
     min_runs: int = 2  # a shift needs this many values after its start to be declared
     clip: float = 3.0  # scores are clipped at +-clip robust standard deviations
+    short_window: int = 4  # tails of at most this many runs have the lower boundary ...
+    short_share: float = 0.3  # ... paid for by this share of the rate on the higher one
     threshold: float = field(init=False, repr=False, compare=False)
+    short_threshold: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.false_alarm_rate < 0.5:
@@ -141,23 +151,52 @@ class MonitorSettings:
             )
         if not 0.5 <= self.clip <= 10.0:
             raise StatsInputError(f"clip must be in [0.5, 10], got {self.clip!r}")
-        threshold = alarm_threshold(
-            self.false_alarm_rate, window=self.window, min_runs=self.min_runs, clip=self.clip
+        if not 0 <= self.short_window < self.window:
+            raise StatsInputError(
+                f"short_window must be in [0, window = {self.window}), got {self.short_window!r}"
+            )
+        if not 0.0 <= self.short_share < 1.0:
+            raise StatsInputError(f"short_share must be in [0, 1), got {self.short_share!r}")
+        short, long = alarm_boundary(
+            self.false_alarm_rate,
+            window=self.window,
+            min_runs=self.min_runs,
+            clip=self.clip,
+            short_window=self.short_window,
+            short_share=self.short_share,
         )
-        object.__setattr__(self, "threshold", threshold)
+        object.__setattr__(self, "threshold", long)
+        object.__setattr__(self, "short_threshold", short)
 
-    def pvalue(self, evidence: float) -> float:
+    def threshold_for(self, runs: int) -> float:
+        """The evidence a tail of ``runs`` values needs to be declared.
+
+        >>> s = MonitorSettings()
+        >>> s.threshold_for(4) == s.short_threshold, s.threshold_for(5) == s.threshold
+        (True, True)
+        """
+        return self.short_threshold if runs <= self.short_window else self.threshold
+
+    def pvalue(self, evidence: float, runs: int) -> float:
         """The chance that a history without a change shows this much evidence on one night.
 
-        The p-value of the window's maximum, from the model that calibrates ``threshold``.
+        ``evidence`` of a tail of ``runs`` values, against the boundary moved up or down so
+        that it passes through it (the model that calibrates the boundary): at either level,
+        the p-value of evidence at the boundary is ``false_alarm_rate``.
 
-        >>> settings = MonitorSettings()
-        >>> round(settings.pvalue(settings.threshold) / settings.false_alarm_rate, 1)
+        >>> s = MonitorSettings()
+        >>> round(s.pvalue(s.threshold, 9) / s.false_alarm_rate, 1)
+        1.0
+        >>> round(s.pvalue(s.short_threshold, 2) / s.false_alarm_rate, 1)
         1.0
         """
         if evidence <= 0.0:
             return 1.0
-        return min(1.0, _crossing(float(evidence), self.window, self.min_runs, self.clip))
+        shift = float(evidence) - self.threshold_for(runs)
+        bounds = _levels(
+            self.short_threshold + shift, self.threshold + shift, self.short_window, self.window
+        )
+        return min(1.0, _crossing(bounds, self.min_runs, self.clip))
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,18 +232,18 @@ class TailScan:
     """Every evaluable candidate shift of the newest values, ordered by index."""
 
     shifts: tuple[Shift, ...]
-    threshold: float
 
     @property
     def strongest(self) -> Shift | None:
-        """The candidate with the most evidence (the likeliest start); ``None`` if none.
+        """The declared candidate with the most evidence (the likeliest start); if none is
+        declared, the one closest to its threshold; ``None`` if there is no candidate.
 
-        Among declared candidates only, if any is: a one-run tail can score higher than the
-        declared step it ends.
+        (A one-run tail can score higher than the declared step it ends.)
         """
         declared = [s for s in self.shifts if s.declared]
-        pool = declared or self.shifts
-        return max(pool, key=lambda s: s.evidence) if pool else None
+        if declared:
+            return max(declared, key=lambda s: s.evidence)
+        return max(self.shifts, key=lambda s: s.evidence - s.threshold, default=None)
 
     def declared_near(self, index: int, slack: int = 0) -> bool:
         """Whether a shift starting within ``slack`` of ``index`` is declared."""
@@ -231,7 +270,7 @@ def scan_tail(
     x = as_sample(values, "values")
     cfg = settings if settings is not None else MonitorSettings()
     sign = _sign(worse)
-    return TailScan(tuple(_scan(x, sign, sorted(breaks), cfg)), cfg.threshold)
+    return TailScan(tuple(_scan(x, sign, sorted(breaks), cfg)))
 
 
 def declared_after(
@@ -251,7 +290,7 @@ def declared_after(
     failed CI.
 
     >>> declared_after([1.0, 1.1] * 10 + [3.0] * 6, 20)
-    5
+    4
     """
     x = as_sample(values, "values")
     cfg = settings if settings is not None else MonitorSettings()
@@ -261,7 +300,7 @@ def declared_after(
     known = sorted(b for b in breaks if b <= index - slack)
     last = min(x.size - index, cfg.window)
     for runs in range(cfg.min_runs, last + 1):
-        scan = TailScan(tuple(_scan(x[: index + runs], sign, known, cfg)), cfg.threshold)
+        scan = TailScan(tuple(_scan(x[: index + runs], sign, known, cfg)))
         if scan.declared_near(index, slack):
             return runs
     return None
@@ -279,7 +318,8 @@ def alarm_threshold(
     target = math.log(false_alarm_rate)
 
     def gap(b: float) -> float:
-        return math.log(max(_crossing(b, window, min_runs, clip), 1e-300)) - target
+        crossing = _crossing(_levels(b, b, 0, window), min_runs, clip)
+        return math.log(max(crossing, 1e-300)) - target
 
     # The answer lies between the single-value quantile and a Bonferroni bound over windows.
     lo = float(special.ndtri(1.0 - false_alarm_rate)) - 1.0
@@ -349,15 +389,17 @@ def _scan(x: FloatArray, sign: float, breaks: list[int], cfg: MonitorSettings) -
     before = _row_medians(raw_ordered, sizes)
     tails = np.where(in_tail, x[np.minimum(cols[:, width:], n - 1)], np.inf)
     after = _row_medians(np.sort(tails, axis=1), runs)
-    declared = (evidence >= cfg.threshold) & (runs >= cfg.min_runs)
+    thresholds = np.where(runs <= cfg.short_window, cfg.short_threshold, cfg.threshold)
+    declared = (evidence >= thresholds) & (runs >= cfg.min_runs)
     return [
-        Shift(k, r, b, a, e, cfg.threshold, size, flag)
-        for k, r, b, a, e, size, flag in zip(
+        Shift(k, r, b, a, e, th, size, flag)
+        for k, r, b, a, e, th, size, flag in zip(
             starts.tolist(),
             runs.tolist(),
             before.tolist(),
             after.tolist(),
             evidence.tolist(),
+            thresholds.tolist(),
             sizes.tolist(),
             declared.tolist(),
             strict=True,
@@ -405,20 +447,61 @@ def _increment(clip: float) -> tuple[FloatArray, float, float, int]:
     return np.asarray(probs, dtype=np.float64), mean, sd, half
 
 
-def _crossing(b: float, window: int, min_runs: int, clip: float) -> float:
-    """P(max over d = min_runs .. window of (S_d - d mu) / (sd sqrt(d)) >= b), S a walk of
-    scores from ``_increment``: the chance of one night's false alarm.
+def _levels(short: float, long: float, short_window: int, window: int) -> tuple[float, ...]:
+    """The boundary for tails of ``d = 1 .. window`` runs: ``short`` up to ``short_window``."""
+    return (short,) * short_window + (long,) * (window - short_window)
+
+
+@lru_cache(maxsize=64)
+def alarm_boundary(
+    false_alarm_rate: float,
+    *,
+    window: int = 60,
+    min_runs: int = 2,
+    clip: float = 3.0,
+    short_window: int = 4,
+    short_share: float = 0.3,
+) -> tuple[float, float]:
+    """The two levels ``(short, long)`` of the boundary crossed with ``false_alarm_rate`` by a
+    history without any change on one night (see the module docstring).
+
+    >>> short, long = alarm_boundary(2e-5)
+    >>> round(short, 2), round(long, 2)
+    (4.63, 4.95)
+    >>> alarm_boundary(2e-5, short_share=0.0) == (alarm_threshold(2e-5),) * 2
+    True
+    """
+    long = alarm_threshold(
+        false_alarm_rate * (1.0 - short_share), window=window, min_runs=min_runs, clip=clip
+    )
+    if short_window < min_runs or short_share == 0.0:
+        return long, long
+    target = math.log(false_alarm_rate)
+
+    def gap(b: float) -> float:
+        crossing = _crossing(_levels(b, long, short_window, window), min_runs, clip)
+        return math.log(max(crossing, 1e-300)) - target
+
+    # Lower than `long` (that level alone is crossed with less than the rate), above 0.
+    short = float(optimize.brentq(gap, 0.5, long, xtol=1e-4))
+    return short, long
+
+
+def _crossing(bounds: tuple[float, ...], min_runs: int, clip: float) -> float:
+    """P(S_d - d mu >= bounds[d - 1] sd sqrt(d) for some d = min_runs .. len(bounds)), S a
+    walk of scores from ``_increment``: the chance of one night's false alarm.
 
     The walk's distribution is carried on the grid, each point standing for a cell of one
     step; the part of each cell past the boundary is removed and counted (so the result is
-    continuous in ``b``). Far below, mass cannot come back within the window: the grid stops
-    there.
+    continuous in the bounds). Far below, mass cannot come back within the window: the grid
+    stops there.
     """
     probs, mu, sd, half = _increment(clip)
     step = clip / half
+    window = len(bounds)
+    limits = [d * mu + b * sd * math.sqrt(d) for d, b in enumerate(bounds, start=1)]
     lowest = math.floor((window * mu - 12.0 * sd * math.sqrt(window)) / step) - half
-    highest = max(math.ceil((d * mu + b * sd * math.sqrt(d)) / step) for d in range(1, window + 1))
-    highest = max(highest, half) + half
+    highest = max(max(math.ceil(limit / step) for limit in limits), half) + half
     size = highest - lowest + 1
     dens = np.zeros(size)
     dens[-lowest - half : -lowest + half + 1] = probs  # S_1, offset so index 0 is `lowest`
@@ -428,8 +511,7 @@ def _crossing(b: float, window: int, min_runs: int, clip: float) -> float:
         if d > 1:
             dens = np.convolve(dens, probs)[half : half + size]
         if d >= min_runs:
-            limit = d * mu + b * sd * math.sqrt(d)
-            share = np.clip((positions - limit) / step + 0.5, 0.0, 1.0)
+            share = np.clip((positions - limits[d - 1]) / step + 0.5, 0.0, 1.0)
             crossed += float(dens @ share)
             dens *= 1.0 - share
     return crossed

@@ -68,14 +68,15 @@ def test_declared_after_matches_the_formula() -> None:
     # Baseline 1.0/1.1 alternating: symmetric scores (mean 0) of variance below 1 (floored).
     # d runs at 3.0 all score 3: t = 3 d / sqrt(d (1 + d / 20)).
     values = [1.0, 1.1] * 10 + [3.0] * 8
-    threshold = MonitorSettings().threshold
+    cfg = MonitorSettings()
     expected = next(
         d
         for d in range(2, 9)
-        if -special.ndtri(special.stdtr(38.0, -3 * d / math.sqrt(d * (1 + d / 20)))) >= threshold
+        if -special.ndtri(special.stdtr(38.0, -3 * d / math.sqrt(d * (1 + d / 20))))
+        >= cfg.threshold_for(d)
     )
-    assert declared_after(values, 20) == expected == 5
-    assert declared_after(values[:24], 20) is None  # 4 runs are not enough yet
+    assert declared_after(values, 20) == expected == 4
+    assert declared_after(values[:23], 20) is None  # 3 runs are not enough yet
 
 
 def test_a_big_step_is_declared_after_a_few_runs_at_its_first_value() -> None:
@@ -86,13 +87,15 @@ def test_a_big_step_is_declared_after_a_few_runs_at_its_first_value() -> None:
     assert (best.index, best.declared) == (100, True)
     assert best.ratio == pytest.approx(1.3, rel=0.03)
     # Each run counts as a clip (3) at most: 3 runs make 3 sqrt(3) / sqrt(1 + 3/100) = 5.1,
-    # enough against 100 runs of baseline, not yet against 60 (next test).
+    # past the lower level of short tails (4.63) against 100 runs of baseline, and against 60,
+    # but not yet against 30 (next test).
     assert declared_after(values, 100) == 3
+    assert declared_after(values[40:], 60) == 3
 
 
 def test_a_shorter_baseline_needs_more_runs() -> None:
-    values = lognormal(60, cv=0.03) + [v * 1.3 for v in lognormal(6, cv=0.03, seed=1)]
-    assert declared_after(values, 60) == 4
+    values = lognormal(30, cv=0.03) + [v * 1.3 for v in lognormal(6, cv=0.03, seed=1)]
+    assert declared_after(values, 30) == 4
 
 
 def test_one_run_is_never_declared() -> None:
@@ -136,7 +139,8 @@ def test_constant_history_then_a_new_constant() -> None:
     flat = [5.0] * 40
     assert not scan_tail([*flat, 6.0]).strongest.declared  # type: ignore[union-attr]
     assert not scan_tail([*flat, 6.0, 6.0]).strongest.declared  # type: ignore[union-attr]
-    assert declared_after([*flat, 6.0, 6.0, 6.0, 6.0], 40) == 4
+    # 3 runs: 3 * 3 / sqrt(3 (1 + 3 / 40)) = 5.0 before the t correction, past the short level.
+    assert declared_after([*flat, 6.0, 6.0, 6.0, 6.0], 40) == 3
     assert all(s.evidence == 0.0 for s in scan_tail(flat * 2).shifts)
 
 
@@ -159,12 +163,37 @@ def test_threshold_matches_a_simulated_random_walk() -> None:
     assert observed == pytest.approx(rate, rel=0.1)
 
 
+def test_two_level_boundary_matches_a_simulated_random_walk() -> None:
+    # Tails of up to 3 runs against the lower level, longer ones against the higher: the whole
+    # boundary is crossed at the rate, and the higher level alone at (1 - share) of it.
+    rate, window, clip, short_window, share = 0.01, 12, 3.0, 3, 0.4
+    short, long = _monitor.alarm_boundary(
+        rate, window=window, clip=clip, short_window=short_window, short_share=share
+    )
+    assert short < long
+    rng = np.random.default_rng(2)
+    scores = np.clip(rng.normal(size=(200_000, window)), -clip, clip)
+    scores[rng.random(scores.shape) < _monitor._OUTLIER_RATE] = clip
+    _probs, mean, sd, _ = _monitor._increment(clip)
+    d = np.arange(1, window + 1)
+    walk = (np.cumsum(scores, axis=1) - mean * d) / (sd * np.sqrt(d))
+    bound = np.where(d <= short_window, short, long)
+    assert (walk[:, 1:] >= bound[1:]).any(axis=1).mean() == pytest.approx(rate, rel=0.1)
+    long_alone = (walk[:, 1:] >= long).any(axis=1).mean()
+    assert long_alone == pytest.approx(rate * (1 - share), rel=0.1)
+
+
 def test_threshold_grows_as_the_rate_falls_and_the_window_widens() -> None:
     assert _monitor.alarm_threshold(1e-4) < _monitor.alarm_threshold(1e-5)
     assert _monitor.alarm_threshold(1e-5, window=30) < _monitor.alarm_threshold(1e-5, window=60)
     s = MonitorSettings()
-    assert s.pvalue(s.threshold) == pytest.approx(s.false_alarm_rate, rel=0.05)
-    assert s.pvalue(-1.0) == 1.0
+    assert s.pvalue(s.threshold, 10) == pytest.approx(s.false_alarm_rate, rel=0.05)
+    assert s.pvalue(s.short_threshold, 3) == pytest.approx(s.false_alarm_rate, rel=0.05)
+    # Evidence a short tail gets declared with is less surprising in a long tail.
+    assert s.pvalue(s.short_threshold, 10) > s.false_alarm_rate
+    assert s.pvalue(-1.0, 2) == 1.0
+    flat = MonitorSettings(short_share=0.0)
+    assert flat.short_threshold == flat.threshold == _monitor.alarm_threshold(2e-5)
 
 
 @pytest.mark.slow
@@ -196,6 +225,10 @@ def test_false_alarms_per_night_on_noise() -> None:
         ({"min_baseline": 1}, "min_baseline"),
         ({"baseline": 5}, "baseline"),
         ({"clip": 0.1}, "clip"),
+        ({"short_window": 60}, "short_window"),
+        ({"short_window": -1}, "short_window"),
+        ({"short_share": 1.0}, "short_share"),
+        ({"short_share": -0.1}, "short_share"),
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, float], message: str) -> None:
@@ -307,4 +340,5 @@ def test_results_are_well_formed(values: list[float]) -> None:
         assert s.runs == len(values) - s.index >= 1
         assert 10 <= s.baseline <= s.index
         assert not (s.declared and s.runs < 2)
-        assert s.declared == (s.evidence >= scan.threshold and s.runs >= 2)
+        assert s.threshold == MonitorSettings().threshold_for(s.runs)
+        assert s.declared == (s.evidence >= s.threshold and s.runs >= 2)
