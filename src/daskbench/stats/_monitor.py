@@ -389,7 +389,7 @@ def _scan(x: FloatArray, sign: float, breaks: list[int], cfg: MonitorSettings) -
     before = _row_medians(raw_ordered, sizes)
     tails = np.where(in_tail, x[np.minimum(cols[:, width:], n - 1)], np.inf)
     after = _row_medians(np.sort(tails, axis=1), runs)
-    thresholds = np.where(runs <= cfg.short_window, cfg.short_threshold, cfg.threshold)
+    thresholds = np.array([cfg.threshold_for(r) for r in runs.tolist()])
     declared = (evidence >= thresholds) & (runs >= cfg.min_runs)
     return [
         Shift(k, r, b, a, e, th, size, flag)

@@ -147,18 +147,22 @@ def test_constant_history_then_a_new_constant() -> None:
 # --- calibration -----------------------------------------------------------------------------
 
 
+def simulated_walks(window: int, clip: float, seed: int) -> np.ndarray:
+    """200,000 nights of the calibration model, brute force: clipped normal scores with
+    outliers at +clip, as standardised partial sums (one row per night, column d - 1)."""
+    rng = np.random.default_rng(seed)
+    scores = np.clip(rng.normal(size=(200_000, window)), -clip, clip)
+    scores[rng.random(scores.shape) < _monitor._OUTLIER_RATE] = clip
+    _probs, mean, sd, _ = _monitor._increment(clip)
+    d = np.arange(1, window + 1)
+    return np.asarray((np.cumsum(scores, axis=1) - mean * d) / (sd * np.sqrt(d)))
+
+
 def test_threshold_matches_a_simulated_random_walk() -> None:
     # The propagation against brute force at a rate that 200,000 simulated nights resolve.
     rate, window, clip = 0.01, 12, 3.0
     b = _monitor.alarm_threshold(rate, window=window, clip=clip)
-    rng = np.random.default_rng(1)
-    scores = np.clip(rng.normal(size=(200_000, window)), -clip, clip)
-    outliers = rng.random(scores.shape) < _monitor._OUTLIER_RATE
-    scores[outliers] = clip
-    _probs, mean, sd, _ = _monitor._increment(clip)
-    walk = (np.cumsum(scores, axis=1) - mean * np.arange(1, window + 1)) / (
-        sd * np.sqrt(np.arange(1, window + 1))
-    )
+    walk = simulated_walks(window, clip, seed=1)
     observed = (walk[:, 1:].max(axis=1) >= b).mean()
     assert observed == pytest.approx(rate, rel=0.1)
 
@@ -171,13 +175,8 @@ def test_two_level_boundary_matches_a_simulated_random_walk() -> None:
         rate, window=window, clip=clip, short_window=short_window, short_share=share
     )
     assert short < long
-    rng = np.random.default_rng(2)
-    scores = np.clip(rng.normal(size=(200_000, window)), -clip, clip)
-    scores[rng.random(scores.shape) < _monitor._OUTLIER_RATE] = clip
-    _probs, mean, sd, _ = _monitor._increment(clip)
-    d = np.arange(1, window + 1)
-    walk = (np.cumsum(scores, axis=1) - mean * d) / (sd * np.sqrt(d))
-    bound = np.where(d <= short_window, short, long)
+    walk = simulated_walks(window, clip, seed=2)
+    bound = np.where(np.arange(1, window + 1) <= short_window, short, long)
     assert (walk[:, 1:] >= bound[1:]).any(axis=1).mean() == pytest.approx(rate, rel=0.1)
     long_alone = (walk[:, 1:] >= long).any(axis=1).mean()
     assert long_alone == pytest.approx(rate * (1 - share), rel=0.1)
