@@ -1,0 +1,125 @@
+"""Do daskbench's verdicts on the shipped suite agree with a direct measurement of the same code?
+
+A direct, warm, interleaved plain-dask measurement of shipped benchmarks under
+``dataframe.shuffle.method`` tasks and p2p, to set beside ``daskbench ab tasks.yaml
+p2p.yaml -m "dataframe or array"``. The benchmark functions of ``daskbench.suite`` are
+called as plain functions on one LocalCluster with daskbench's defaults (``LocalCluster()``
+sized to the machine, ``ci`` sizes): their set-up (inputs persisted) is not timed, and
+their ``with benchmark():`` block is timed with ``time.perf_counter`` and nothing else (no
+daskbench measuring, no restarts). After one warm-up call per method, ``--rounds`` rounds
+alternate the methods (ABBA). Prints per benchmark the median time per method and the ratio
+p2p/tasks with its 95% interval (paired by round, daskbench's own t test on the logs), and
+with ``--report`` the ratio and interval daskbench's A/B reported beside it.
+
+    python perf/ab_direct_suite.py --rounds 10 --report daskbench-out/ab/report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dask
+from distributed import Client, LocalCluster
+
+from daskbench.stats import compare
+from daskbench.suite import test_dataframe
+from daskbench.suite._sizing import Sizing
+
+METHODS = ("tasks", "p2p")
+#: The benchmarks of `-m "dataframe or array"` whose code shuffles through the configured
+#: method (the others either do not shuffle or name their method explicitly).
+BENCHMARKS = (
+    "test_groupby_few_groups",
+    "test_groupby_many_groups",
+    "test_drop_duplicates",
+    "test_set_index",
+    "test_merge_big_big",
+)
+
+
+class _Timer:
+    """Stands in for daskbench's ``benchmark`` fixture: times the block, nothing else."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds = time.perf_counter() - start
+
+
+def _timed(fn: Callable[..., None], client: Client, sizing: Sizing, method: str) -> float:
+    timer = _Timer()
+    with dask.config.set({"dataframe.shuffle.method": method}):
+        fn(client=client, benchmark=timer, sizing=sizing)
+    return timer.seconds
+
+
+def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
+    times = {name: {m: [] for m in METHODS} for name in BENCHMARKS}
+    with (
+        LocalCluster(dashboard_address=None, processes=True) as cluster,
+        Client(cluster) as client,
+    ):
+        sizing = Sizing.from_client(client, "ci")
+        for name in BENCHMARKS:
+            fn = getattr(test_dataframe, name)
+            for method in METHODS:  # warm-up
+                _timed(fn, client, sizing, method)
+            for r in range(rounds):
+                order = METHODS if r % 2 == 0 else METHODS[::-1]
+                for method in order:
+                    times[name][method].append(_timed(fn, client, sizing, method))
+    return times
+
+
+def _reported(path: Path | None) -> dict[str, dict[str, Any]]:
+    if path is None:
+        return {}
+    rows = json.loads(path.read_text())["rows"]
+    return {r["test"]: r for r in rows if r["metric"] == "wall_time"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--report", type=Path, default=None, help="report.json of daskbench ab")
+    args = parser.parse_args()
+    reported = _reported(args.report)
+    started = time.perf_counter()
+    times = measure(args.rounds)
+    print(
+        f"direct warm loop, {args.rounds} rounds (ABBA) per benchmark, "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    print(
+        f"{'benchmark':26s} {'tasks':>8s} {'p2p':>8s}  {'direct p2p/tasks [95% CI]':28s} "
+        f"{'daskbench p2p/tasks [95% CI]':30s} {'verdict':13s} contains"
+    )
+    for name in BENCHMARKS:
+        a, b = times[name]["tasks"], times[name]["p2p"]
+        c = compare(a, b, paired=True)
+        direct = f"{c.ratio:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]"
+        row = reported.get(name)
+        ours, verdict, contains = "", "", ""
+        if row is not None:
+            ours = f"{row['ratio']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+            verdict = str(row["verdict"])
+            contains = "yes" if row["ci_low"] <= c.ratio <= row["ci_high"] else "no"
+        print(
+            f"{name:26s} {statistics.median(a):7.3f}s {statistics.median(b):7.3f}s  "
+            f"{direct:28s} {ours:30s} {verdict:13s} {contains}"
+        )
+
+
+if __name__ == "__main__":
+    main()
