@@ -18,6 +18,7 @@ import dask
 import dask.array as da
 from distributed import Client, wait
 
+from daskbench.ab._runner import abba_order
 from daskbench.suite._datagen import random_frame
 
 ROWS = 4_000_000
@@ -53,6 +54,24 @@ def prepare_array(client: Client) -> Any:
 def run_array(x: Any) -> Any:
     """Global, per-column and per-row reductions; no shuffle."""
     return dask.compute(x.sum(), x.mean(axis=0), x.std(axis=1))
+
+
+METHODS = ("tasks", "p2p")
+
+
+def direct_abba(measure: Callable[[], float], rounds: int) -> dict[str, list[float]]:
+    """The direct loop of the perf scripts: ``measure()`` (seconds) under each
+    ``dataframe.shuffle.method``, once per method unrecorded to warm up, then ``rounds``
+    rounds in ABBA order (as ``daskbench ab`` orders its environments)."""
+    times: dict[str, list[float]] = {m: [] for m in METHODS}
+    for method in METHODS:
+        with dask.config.set({"dataframe.shuffle.method": method}):
+            measure()
+    for r in range(rounds):
+        for method in abba_order(METHODS, r):
+            with dask.config.set({"dataframe.shuffle.method": method}):
+                times[method].append(measure())
+    return times
 
 
 #: name -> (prepare, run)

@@ -19,20 +19,22 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import dask
 from distributed import Client, LocalCluster
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _workloads import direct_abba
 from daskbench.stats import compare
 from daskbench.suite import test_dataframe
 from daskbench.suite._sizing import Sizing
 
-METHODS = ("tasks", "p2p")
 #: The benchmarks of `-m "dataframe or array"` whose code shuffles through the configured
 #: method (the others either do not shuffle or name their method explicitly).
 BENCHMARKS = (
@@ -57,15 +59,15 @@ class _Timer:
         self.seconds = time.perf_counter() - start
 
 
-def _timed(fn: Callable[..., None], client: Client, sizing: Sizing, method: str) -> float:
+def _timed(fn: Callable[..., None], client: Client, sizing: Sizing) -> float:
+    """One call of a suite benchmark function; the seconds of its measured block."""
     timer = _Timer()
-    with dask.config.set({"dataframe.shuffle.method": method}):
-        fn(client=client, benchmark=timer, sizing=sizing)
+    fn(client=client, benchmark=timer, sizing=sizing)
     return timer.seconds
 
 
 def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
-    times = {name: {m: [] for m in METHODS} for name in BENCHMARKS}
+    times: dict[str, dict[str, list[float]]] = {}
     with (
         LocalCluster(dashboard_address=None, processes=True) as cluster,
         Client(cluster) as client,
@@ -73,12 +75,7 @@ def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
         sizing = Sizing.from_client(client, "ci")
         for name in BENCHMARKS:
             fn = getattr(test_dataframe, name)
-            for method in METHODS:  # warm-up
-                _timed(fn, client, sizing, method)
-            for r in range(rounds):
-                order = METHODS if r % 2 == 0 else METHODS[::-1]
-                for method in order:
-                    times[name][method].append(_timed(fn, client, sizing, method))
+            times[name] = direct_abba(partial(_timed, fn, client, sizing), rounds)
     return times
 
 

@@ -29,23 +29,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import dask
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _workloads import BENCHMARKS, WORKLOADS
+from _workloads import BENCHMARKS, METHODS, WORKLOADS, direct_abba
 from daskbench.stats import compare
 
-METHODS = ("tasks", "p2p")
 CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "4GiB"}
+
+
+def _seconds(run: Callable[[Any], Any], data: Any) -> float:
+    start = time.perf_counter()
+    run(data)
+    return time.perf_counter() - start
 
 
 def direct(names: list[str], rounds: int) -> dict[str, dict[str, list[float]]]:
     """Per workload and method, the wall times of ``rounds`` warm, interleaved runs."""
-    times: dict[str, dict[str, list[float]]] = {n: {m: [] for m in METHODS} for n in names}
+    times: dict[str, dict[str, list[float]]] = {}
     with (
         LocalCluster(dashboard_address=None, **CLUSTER) as cluster,  # type: ignore[arg-type]
         Client(cluster) as client,
@@ -53,16 +59,7 @@ def direct(names: list[str], rounds: int) -> dict[str, dict[str, list[float]]]:
         for name in names:
             prepare, run = WORKLOADS[name]
             data = prepare(client)
-            for method in METHODS:  # one warm-up per method
-                with dask.config.set({"dataframe.shuffle.method": method}):
-                    run(data)
-            for r in range(rounds):
-                order = METHODS if r % 2 == 0 else METHODS[::-1]
-                for method in order:
-                    with dask.config.set({"dataframe.shuffle.method": method}):
-                        start = time.perf_counter()
-                        run(data)
-                        times[name][method].append(time.perf_counter() - start)
+            times[name] = direct_abba(partial(_seconds, run, data), rounds)
             del data
     return times
 

@@ -49,12 +49,9 @@ def _time_loop(seconds: float, queue: mp.Queue) -> None:  # type: ignore[type-ar
     queue.put(out)
 
 
-def _window_means(samples: list[list[tuple[float, float]]], width: float) -> np.ndarray:
+def _window_means(stamps: np.ndarray, logs: np.ndarray, width: float) -> np.ndarray:
     """Mean log time of all processes' calls that started in each window of ``width`` s."""
-    start = min(s[0][0] for s in samples)
-    stamps = np.concatenate([[t for t, _ in s] for s in samples])
-    logs = np.log(np.concatenate([[d for _, d in s] for s in samples]))
-    index = ((stamps - start) // width).astype(int)
+    index = ((stamps - stamps.min()) // width).astype(int)
     means = [logs[index == i].mean() for i in range(int(index.max())) if (index == i).any()]
     return np.array(means)
 
@@ -75,7 +72,9 @@ def main() -> None:
     for p in procs:
         p.join()
 
-    times = np.concatenate([[d for _, d in s] for s in samples])
+    stamps = np.array([t for s in samples for t, _ in s])
+    times = np.array([d for s in samples for _, d in s])
+    logs = np.log(times)
     q10, q50, q90 = np.quantile(times, [0.1, 0.5, 0.9]) * 1e3
     print(
         f"host noise: {args.procs} process(es) x {args.seconds:.0f} s, {times.size} calls of a "
@@ -100,7 +99,7 @@ def main() -> None:
     mde_head = f"MDE @{args.rounds}"
     print(f"{'measured s per run':>19}  {'windows':>7}  {'run CV':>7}  {mde_head:>8}")
     for width in WINDOWS:
-        means = _window_means(samples, width)
+        means = _window_means(stamps, logs, width)
         if means.size < 6:
             continue
         n = means.size // 2 * 2
@@ -109,7 +108,7 @@ def main() -> None:
         cv = math.sqrt(math.expm1(sigma * sigma))
         mde = planned_mde(cv, args.rounds, family_size=args.family)
         print(f"{width:>19.0f}  {means.size:>7d}  {cv:>7.1%}  {mde:>8.1%}")
-    trace = _window_means(samples, 5.0)
+    trace = _window_means(stamps, logs, 5.0)
     print(
         "5-s window means over time (ms): "
         + " ".join(f"{math.exp(m) * 1e3:.0f}" for m in trace[:60])
