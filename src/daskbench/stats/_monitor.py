@@ -470,11 +470,15 @@ def alarm_boundary(
     (4.63, 4.95)
     >>> alarm_boundary(2e-5, short_share=0.0) == (alarm_threshold(2e-5),) * 2
     True
+    >>> alarm_boundary(2e-5, short_window=1) == (alarm_threshold(2e-5),) * 2  # min_runs 2
+    True
     """
+    if short_window < min_runs:
+        short_share = 0.0  # no tail is judged against the short level: it gets no share
     long = alarm_threshold(
         false_alarm_rate * (1.0 - short_share), window=window, min_runs=min_runs, clip=clip
     )
-    if short_window < min_runs or short_share == 0.0:
+    if short_share == 0.0:
         return long, long
     target = math.log(false_alarm_rate)
 

@@ -193,6 +193,10 @@ def test_threshold_grows_as_the_rate_falls_and_the_window_widens() -> None:
     assert s.pvalue(-1.0, 2) == 1.0
     flat = MonitorSettings(short_share=0.0)
     assert flat.short_threshold == flat.threshold == _monitor.alarm_threshold(2e-5)
+    # A short level no tail can be judged against (shorter than min_runs) costs nothing.
+    unused = MonitorSettings(short_window=2, min_runs=3)
+    assert unused.short_threshold == unused.threshold
+    assert unused.threshold == _monitor.alarm_threshold(2e-5, min_runs=3)
 
 
 @pytest.mark.slow
