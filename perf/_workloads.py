@@ -59,15 +59,18 @@ def run_array(x: Any) -> Any:
 METHODS = ("tasks", "p2p")
 
 
-def direct_abba(measure: Callable[[], float], rounds: int) -> dict[str, list[float]]:
+def direct_abba(
+    measure: Callable[[], float], rounds: int, *, warm: bool = True, first: int = 0
+) -> dict[str, list[float]]:
     """The direct loop of the perf scripts: ``measure()`` (seconds) under each
-    ``dataframe.shuffle.method``, once per method unrecorded to warm up, then ``rounds``
-    rounds in ABBA order (as ``daskbench ab`` orders its environments)."""
+    ``dataframe.shuffle.method``, once per method unrecorded to warm up (unless ``warm`` is
+    false: already warm), then ``rounds`` rounds numbered from ``first`` in ABBA order (as
+    ``daskbench ab`` orders its environments)."""
     times: dict[str, list[float]] = {m: [] for m in METHODS}
-    for method in METHODS:
+    for method in METHODS if warm else ():
         with dask.config.set({"dataframe.shuffle.method": method}):
             measure()
-    for r in range(rounds):
+    for r in range(first, first + rounds):
         for method in abba_order(METHODS, r):
             with dask.config.set({"dataframe.shuffle.method": method}):
                 times[method].append(measure())

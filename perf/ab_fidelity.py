@@ -2,14 +2,20 @@
 
 For three workloads (a dataframe shuffle, a shuffle-based groupby, an array reduction;
 ``perf/_workloads.py``), side by side on identical LocalClusters (2 workers x 1 thread,
-4 GiB each):
+4 GiB each), *interleaved round by round* so that both see the same machine:
 
-* **direct**: plain dask in one warm process: each workload's input is persisted, the code
-  runs once per method to warm up, then N rounds alternate ``dataframe.shuffle.method``
-  tasks and p2p (ABBA), timing ``run()`` with ``time.perf_counter``;
-* **daskbench**: ``daskbench ab tasks.yaml p2p.yaml --repeat N`` on the same code written as
-  benchmarks, with daskbench's defaults (fresh process per environment and round, workers
-  restarted before every benchmark, one warm-up execution).
+* **direct**: plain dask in one warm process: each workload's input is persisted once, the
+  code runs once per method to warm up, then every round times ``run()`` with
+  ``time.perf_counter`` under ``dataframe.shuffle.method`` tasks and p2p (ABBA);
+* **daskbench**: after each direct round, one round of ``daskbench ab tasks.yaml p2p.yaml``
+  (``--repeat 1``, the two specs swapped every other round: ABBA again) on the same code
+  written as benchmarks, with daskbench's defaults (fresh process per environment and
+  round, workers restarted before every benchmark, two warm-up executions). The rounds go to
+  one database and ``daskbench compare`` pairs them by round.
+
+This host changes speed by ~1.4x every few seconds to minutes (``perf/host_noise.py``): two
+phases measured one after the other (all direct rounds, then all daskbench rounds) compare
+two different machines; interleaved, both medians sample the same ones.
 
 Prints, per workload, daskbench's median wall time over the direct median for each method
 (goal <= 1.05), and the A/B ratio p2p/tasks with its 95% interval from both (paired by round;
@@ -38,6 +44,7 @@ from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _workloads import BENCHMARKS, METHODS, WORKLOADS, direct_abba
+from daskbench.ab._runner import abba_order
 from daskbench.stats import compare
 
 CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "4GiB"}
@@ -47,21 +54,6 @@ def _seconds(run: Callable[[Any], Any], data: Any) -> float:
     start = time.perf_counter()
     run(data)
     return time.perf_counter() - start
-
-
-def direct(names: list[str], rounds: int) -> dict[str, dict[str, list[float]]]:
-    """Per workload and method, the wall times of ``rounds`` warm, interleaved runs."""
-    times: dict[str, dict[str, list[float]]] = {}
-    with (
-        LocalCluster(dashboard_address=None, **CLUSTER) as cluster,  # type: ignore[arg-type]
-        Client(cluster) as client,
-    ):
-        for name in names:
-            prepare, run = WORKLOADS[name]
-            data = prepare(client)
-            times[name] = direct_abba(partial(_seconds, run, data), rounds)
-            del data
-    return times
 
 
 def write_bench(where: Path, names: list[str]) -> Path:
@@ -76,50 +68,93 @@ def write_bench(where: Path, names: list[str]) -> Path:
     return bench
 
 
-def daskbench_ab(
-    names: list[str],
-    rounds: int,
-    extra: list[str],
-    env: dict[str, str] | None = None,
-    metrics: tuple[str, ...] = ("wall_time",),
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Rows of report.json of ``daskbench ab tasks.yaml p2p.yaml``: (workload, metric) -> row."""
-    with tempfile.TemporaryDirectory() as tmp:
+def _daskbench(where: Path, *args: str) -> None:
+    command = [sys.executable, "-m", "daskbench.cli", *args]
+    proc = subprocess.run(command, cwd=where, capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 1):
+        what = shlex.join(args[:1])
+        sys.exit(f"daskbench {what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+def daskbench_round(where: Path, bench: Path, index: int, extra: list[str]) -> None:
+    """One round of ``daskbench ab`` into ``where/ab.db``, the specs in ABBA order."""
+    specs = [str(where / f"{method}.yaml") for method in abba_order(METHODS, index)]
+    _daskbench(
+        where,
+        "ab",
+        *specs,
+        "--bench",
+        str(bench),
+        "--repeat",
+        "1",
+        "--workers",
+        str(CLUSTER["n_workers"]),
+        "--threads-per-worker",
+        str(CLUSTER["threads_per_worker"]),
+        "--memory-limit",
+        str(CLUSTER["memory_limit"]),
+        "--metric",
+        "wall_time",
+        "--db",
+        f"sqlite:///{where / 'ab.db'}",
+        "--out",
+        str(where / f"round{index:03d}"),
+        *extra,
+    )
+
+
+def daskbench_rows(where: Path) -> dict[str, dict[str, Any]]:
+    """``daskbench compare`` of all rounds (paired by round): workload -> report.json row."""
+    out = where / "compare"
+    _daskbench(
+        where,
+        "compare",
+        "--db",
+        f"sqlite:///{where / 'ab.db'}",
+        "--baseline",
+        METHODS[0],
+        "--candidate",
+        METHODS[1],
+        "--metric",
+        "wall_time",
+        "--out",
+        str(out),
+    )
+    report = json.loads((out / "report.json").read_text())
+    return {
+        row["test"].removeprefix("test_workload[").removesuffix("]"): row for row in report["rows"]
+    }
+
+
+def interleaved(
+    names: list[str], rounds: int, extra: list[str]
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, Any]], float, float]:
+    """Direct times per workload and method, daskbench's rows, and the seconds each took."""
+    spent = {"direct": 0.0, "daskbench": 0.0}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalCluster(dashboard_address=None, **CLUSTER) as cluster,
+        Client(cluster) as client,
+    ):
         where = Path(tmp)
         bench = write_bench(where, names)
-        out = where / "out"
-        command = [
-            sys.executable,
-            "-m",
-            "daskbench.cli",
-            "ab",
-            str(where / "tasks.yaml"),
-            str(where / "p2p.yaml"),
-            "--bench",
-            str(bench),
-            "--repeat",
-            str(rounds),
-            "--workers",
-            "2",
-            "--threads-per-worker",
-            "1",
-            "--memory-limit",
-            "4GiB",
-            *[arg for metric in metrics for arg in ("--metric", metric)],
-            "--out",
-            str(out),
-            *extra,
-        ]
-        proc = subprocess.run(
-            command, cwd=where, capture_output=True, text=True, env=env, check=False
-        )
-        if proc.returncode not in (0, 1):
-            sys.exit(f"daskbench ab failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        report = json.loads((out / "report.json").read_text())
-    return {
-        (row["test"].removeprefix("test_workload[").removesuffix("]"), row["metric"]): row
-        for row in report["rows"]
-    }
+        data = {name: WORKLOADS[name][0](client) for name in names}
+        measures = {name: partial(_seconds, WORKLOADS[name][1], data[name]) for name in names}
+        times: dict[str, dict[str, list[float]]] = {n: {m: [] for m in METHODS} for n in names}
+        for r in range(rounds):
+            t0 = time.perf_counter()
+            for name in names:
+                got = direct_abba(measures[name], 1, warm=r == 0, first=r)
+                for method in METHODS:
+                    times[name][method] += got[method]
+            t1 = time.perf_counter()
+            daskbench_round(where, bench, r, extra)
+            t2 = time.perf_counter()
+            spent["direct"] += t1 - t0
+            spent["daskbench"] += t2 - t1
+            print(f"  round {r + 1}/{rounds}: direct {t1 - t0:.0f} s, daskbench {t2 - t1:.0f} s")
+        rows = daskbench_rows(where)
+    return times, rows, spent["direct"], spent["daskbench"]
 
 
 def main() -> None:
@@ -134,22 +169,21 @@ def main() -> None:
     args = parser.parse_args()
     names = list(args.workloads)
 
-    t0 = time.perf_counter()
-    measured_directly = direct(names, args.rounds)
-    t1 = time.perf_counter()
-    rows = daskbench_ab(names, args.rounds, shlex.split(args.ab_options))
-    t2 = time.perf_counter()
+    measured_directly, rows, t_direct, t_daskbench = interleaved(
+        names, args.rounds, shlex.split(args.ab_options)
+    )
 
     options = f" (ab options: {args.ab_options})" if args.ab_options else ""
     print(
-        f"{args.rounds} rounds; direct loop {t1 - t0:.0f} s, daskbench ab {t2 - t1:.0f} s{options}"
+        f"{args.rounds} interleaved rounds; direct loop {t_direct:.0f} s, "
+        f"daskbench ab {t_daskbench:.0f} s{options}"
     )
     print(
         f"{'workload':10} {'method':6} {'direct':>9} {'daskbench':>10} {'ratio':>6}   "
         f"{'A/B p2p/tasks: direct [95% CI]':34} {'daskbench [95% CI]':26} contains"
     )
     for name in names:
-        row = rows[name, "wall_time"]
+        row = rows[name]
         a, b = row["a"], row["b"]  # per round: tasks (A) and p2p (B)
         d = measured_directly[name]
         mine = compare(d["tasks"], d["p2p"], paired=True)
