@@ -161,10 +161,13 @@ TIMEOUT = OptionSpec(
     "timeout", float, 1800.0, "seconds before a benchmark is stopped as timed out (0: never)"
 )
 
+#: Two warm-ups: after a restart the workers are fresh processes, and one unmeasured execution
+#: leaves them 4-23% slower than a warm loop; after two, daskbench's medians are 0.97-1.11x a
+#: direct warm loop's (``perf/ab_fidelity.py``, README "Why these defaults").
 WARMUP = OptionSpec(
     "warmup",
     int,
-    1,
+    2,
     "unmeasured executions of each benchmark before the measured one(s), in the same "
     "cluster state (0: none)",
 )

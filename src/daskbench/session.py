@@ -28,7 +28,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from daskbench._options import ORDERS, SCALES, default_data_dir
+from daskbench._options import (
+    DEFAULT_DB,
+    LABEL,
+    MIN_TIME,
+    ORDER,
+    ORDERS,
+    REPEAT,
+    RESET,
+    SCALE,
+    SCALES,
+    TIMEOUT,
+    WARMUP,
+    default_data_dir,
+)
 from daskbench._secrets import mask_text
 from daskbench.cluster import (
     HEALTH_TIMEOUT,
@@ -111,8 +124,8 @@ class ExecutionPlan:
     False
     """
 
-    warmup: int = 1
-    min_time: float = 0.0
+    warmup: int = WARMUP.default
+    min_time: float = MIN_TIME.default
     #: Bound on measured executions per round, whatever ``min_time`` asks for.
     max_executions: int = 100
 
@@ -133,17 +146,17 @@ class ExecutionPlan:
 class SessionOptions:
     """Validated options of one run; errors name the option and the value."""
 
-    db: str = "sqlite:///daskbench.db"
-    scale: str = "ci"
+    db: str = DEFAULT_DB
+    scale: str = SCALE.default
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
-    repeat: int = 1
-    label: str = "default"
+    repeat: int = REPEAT.default
+    label: str = LABEL.default
     data_dir: str = field(default_factory=default_data_dir)
-    reset: str = "restart"
-    timeout: float = 1800.0
-    warmup: int = 1
-    min_time: float = 0.0
-    order: str = "file"
+    reset: str = RESET.default
+    timeout: float = TIMEOUT.default
+    warmup: int = WARMUP.default
+    min_time: float = MIN_TIME.default
+    order: str = ORDER.default
     seed: int | None = None
     health_timeout: float = HEALTH_TIMEOUT
     command: str = ""
