@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,17 +43,9 @@ from typing import Any
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _workloads import BENCHMARKS, METHODS, WORKLOADS, direct_abba
+from _workloads import BENCHMARKS, CLUSTER, METHODS, WORKLOADS, direct_abba, seconds
 from daskbench.ab._runner import abba_order
 from daskbench.stats import compare
-
-CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "4GiB"}
-
-
-def _seconds(run: Callable[[Any], Any], data: Any) -> float:
-    start = time.perf_counter()
-    run(data)
-    return time.perf_counter() - start
 
 
 def write_bench(where: Path, names: list[str]) -> Path:
@@ -68,39 +60,78 @@ def write_bench(where: Path, names: list[str]) -> Path:
     return bench
 
 
-def _daskbench(where: Path, *args: str) -> None:
+def _daskbench(where: Path, *args: str, env: dict[str, str] | None = None) -> None:
     command = [sys.executable, "-m", "daskbench.cli", *args]
-    proc = subprocess.run(command, cwd=where, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, cwd=where, capture_output=True, text=True, env=env, check=False)
     if proc.returncode not in (0, 1):
         what = shlex.join(args[:1])
         sys.exit(f"daskbench {what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
 
-def daskbench_round(where: Path, bench: Path, index: int, extra: list[str]) -> None:
-    """One round of ``daskbench ab`` into ``where/ab.db``, the specs in ABBA order."""
-    specs = [str(where / f"{method}.yaml") for method in abba_order(METHODS, index)]
+def _ab(
+    where: Path,
+    bench: Path,
+    methods: Sequence[str],
+    repeat: int,
+    out: Path,
+    extra: list[str],
+    *,
+    metrics: Sequence[str] = ("wall_time",),
+    env: dict[str, str] | None = None,
+) -> None:
+    """``daskbench ab`` of the method specs (in this order) on the workload benchmarks."""
     _daskbench(
         where,
         "ab",
-        *specs,
+        *[str(where / f"{method}.yaml") for method in methods],
         "--bench",
         str(bench),
         "--repeat",
-        "1",
+        str(repeat),
         "--workers",
         str(CLUSTER["n_workers"]),
         "--threads-per-worker",
         str(CLUSTER["threads_per_worker"]),
         "--memory-limit",
         str(CLUSTER["memory_limit"]),
-        "--metric",
-        "wall_time",
+        *[arg for metric in metrics for arg in ("--metric", metric)],
         "--db",
         f"sqlite:///{where / 'ab.db'}",
         "--out",
-        str(where / f"round{index:03d}"),
+        str(out),
         *extra,
+        env=env,
     )
+
+
+def _rows(report: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The rows of a report.json: (workload, metric) -> row."""
+    rows = json.loads(report.read_text())["rows"]
+    return {
+        (row["test"].removeprefix("test_workload[").removesuffix("]"), row["metric"]): row
+        for row in rows
+    }
+
+
+def daskbench_ab(
+    names: list[str],
+    rounds: int,
+    extra: list[str],
+    env: dict[str, str] | None = None,
+    metrics: tuple[str, ...] = ("wall_time",),
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """All rounds of ``daskbench ab tasks.yaml p2p.yaml`` in one call (``perf/isolation.py``):
+    (workload, metric) -> report.json row."""
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(tmp)
+        bench = write_bench(where, names)
+        _ab(where, bench, METHODS, rounds, where / "out", extra, metrics=metrics, env=env)
+        return _rows(where / "out" / "report.json")
+
+
+def daskbench_round(where: Path, bench: Path, index: int, extra: list[str]) -> None:
+    """One round of ``daskbench ab`` into ``where/ab.db``, the specs in ABBA order."""
+    _ab(where, bench, abba_order(METHODS, index), 1, where / f"round{index:03d}", extra)
 
 
 def daskbench_rows(where: Path) -> dict[str, dict[str, Any]]:
@@ -120,10 +151,7 @@ def daskbench_rows(where: Path) -> dict[str, dict[str, Any]]:
         "--out",
         str(out),
     )
-    report = json.loads((out / "report.json").read_text())
-    return {
-        row["test"].removeprefix("test_workload[").removesuffix("]"): row for row in report["rows"]
-    }
+    return {name: row for (name, _), row in _rows(out / "report.json").items()}
 
 
 def interleaved(
@@ -139,7 +167,7 @@ def interleaved(
         where = Path(tmp)
         bench = write_bench(where, names)
         data = {name: WORKLOADS[name][0](client) for name in names}
-        measures = {name: partial(_seconds, WORKLOADS[name][1], data[name]) for name in names}
+        measures = {name: partial(seconds, WORKLOADS[name][1], data[name]) for name in names}
         times: dict[str, dict[str, list[float]]] = {n: {m: [] for m in METHODS} for n in names}
         for r in range(rounds):
             t0 = time.perf_counter()
@@ -167,6 +195,8 @@ def main() -> None:
         help='extra options of daskbench ab, e.g. "--reset none --warmup 2"',
     )
     args = parser.parse_args()
+    if args.rounds < 3:
+        parser.error("--rounds must be at least 3: a paired interval needs three rounds")
     names = list(args.workloads)
 
     measured_directly, rows, t_direct, t_daskbench = interleaved(
