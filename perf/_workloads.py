@@ -11,6 +11,7 @@ Sizes are chosen for a few seconds each on 2 workers x 1 thread (the issue's set
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from distributed import Client, wait
 from daskbench.ab._runner import abba_order
 from daskbench.suite._datagen import random_frame
 
+#: The LocalCluster of every script that uses these workloads (the issue's setting).
+CLUSTER: dict[str, Any] = {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "4GiB"}
 ROWS = 4_000_000
 PARTITIONS = 32
 ARRAY_SIDE = 8_000
@@ -57,6 +60,13 @@ def run_array(x: Any) -> Any:
 
 
 METHODS = ("tasks", "p2p")
+
+
+def seconds(run: Callable[[Any], Any], data: Any) -> float:
+    """Wall time of ``run(data)``, as the direct loops measure it."""
+    start = time.perf_counter()
+    run(data)
+    return time.perf_counter() - start
 
 
 def direct_abba(

@@ -268,6 +268,16 @@ def spike_nights(
     return spikes, evaluated, failing, causes
 
 
+def clipped_scores(
+    rng: np.random.Generator, shift: float, shape: tuple[int, int], clip: float = 3.0
+) -> np.ndarray:
+    """The monitor's scores of runs ``shift`` noise sd off the baseline: N(shift, 1) clipped
+    at +-``clip``, the simulation's spikes at +``clip``."""
+    z = np.clip(rng.normal(shift, 1.0, shape), -clip, clip)
+    z[rng.random(shape) < SPIKE_RATE] = clip
+    return z
+
+
 def single_window_bound(cv: float, step: float, runs: int, rate: float) -> float:
     """P(a run-``runs`` test fails CI on the ``runs``-th run of the step), for the best test
     that watches only that window: the whole false-alarm budget on one clipped sum, known
@@ -278,8 +288,7 @@ def single_window_bound(cv: float, step: float, runs: int, rate: float) -> float
     b = alarm_threshold(rate, window=runs, min_runs=runs)
     _, mean, sd, _ = _increment(3.0)
     rng = np.random.default_rng(0)
-    scores = np.clip(rng.normal(math.log(step) / cv, 1.0, (200_000, runs)), -3.0, 3.0)
-    scores[rng.random(scores.shape) < SPIKE_RATE] = 3.0
+    scores = clipped_scores(rng, math.log(step) / cv, (200_000, runs))
     z = (scores.sum(axis=1) - runs * mean) / (sd * math.sqrt(runs))
     return float((z >= b).mean())
 
@@ -328,17 +337,12 @@ def oracle_bound(
     longest = blocks[-1][1]
     rng = np.random.default_rng(2)
 
-    def scores(shift: float, shape: tuple[int, int]) -> np.ndarray:
-        z = np.clip(rng.normal(shift, 1.0, shape), -clip, clip)
-        z[rng.random(shape) < SPIKE_RATE] = clip
-        return z
-
     # Per case: each block's largest standardised tail sum over the nights up to the goal.
     block_max = []
     lengths = np.arange(1, longest + 1)
     for _, _, cv, step, goal in CASES:
-        before = scores(0.0, (trials, longest))
-        after = scores(math.log(step) / cv, (trials, goal))
+        before = clipped_scores(rng, 0.0, (trials, longest), clip)
+        after = clipped_scores(rng, math.log(step) / cv, (trials, goal), clip)
         top = np.full((trials, len(blocks)), -np.inf)
         for night in range(1, goal + 1):
             tail = np.concatenate([before, after[:, :night]], axis=1)[:, ::-1][:, :longest]

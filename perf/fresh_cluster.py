@@ -24,24 +24,17 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import dask
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _workloads import METHODS, prepare_frame, run_groupby
+from _workloads import CLUSTER, METHODS, direct_abba, prepare_frame, run_groupby, seconds
 from daskbench.ab._runner import abba_order
 
-CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "4GiB"}
 MORE = 3  # fresh executions after the warm-ups
-
-
-def _seconds(df: Any) -> float:
-    start = time.perf_counter()
-    run_groupby(df)
-    return time.perf_counter() - start
 
 
 def fresh(method: str, warmups: int) -> None:
@@ -52,7 +45,7 @@ def fresh(method: str, warmups: int) -> None:
         Client(cluster) as client,
     ):
         df = prepare_frame(client)
-        times = [_seconds(df) for _ in range(warmups + MORE)]
+        times = [seconds(run_groupby, df) for _ in range(warmups + MORE)]
     print(json.dumps(times))
 
 
@@ -69,16 +62,11 @@ def main() -> None:
         LocalCluster(dashboard_address=None, **CLUSTER) as cluster,
         Client(cluster) as client,
     ):
-        df = prepare_frame(client)
-        for method in METHODS:
-            with dask.config.set({"dataframe.shuffle.method": method}):
-                _seconds(df)
+        measure = partial(seconds, run_groupby, prepare_frame(client))
         for r in range(args.rounds):
-            order = abba_order(METHODS, r)
-            for method in order:
-                with dask.config.set({"dataframe.shuffle.method": method}):
-                    warm[method].append(_seconds(df))
-            for method in order:
+            for method, times in direct_abba(measure, 1, warm=r == 0, first=r).items():
+                warm[method] += times
+            for method in abba_order(METHODS, r):
                 command = [sys.executable, __file__, "--child", method, str(args.warmups)]
                 out = subprocess.run(command, capture_output=True, text=True, check=True)
                 for i, value in enumerate(json.loads(out.stdout.strip().splitlines()[-1])):
