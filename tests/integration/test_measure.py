@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,36 @@ def test_failed_block_records_nothing_and_closes_its_window(client: Client) -> N
         lambda dask_scheduler: len(dask_scheduler.plugins["daskbench-task-activity"].windows)
     )
     assert windows == 0
+
+
+def test_every_heap_is_frozen_during_a_block_and_only_then(client: Client) -> None:
+    # Objects from before the block are not the collector's work inside it: in the client
+    # (for a LocalCluster also the scheduler's process) and on every worker, also when the
+    # block raises; outside blocks nothing stays frozen.
+    def frozen() -> tuple[int, list[int]]:
+        return gc.get_freeze_count(), list(client.run(gc.get_freeze_count).values())
+
+    assert frozen() == (0, [0, 0])
+    bench = Benchmark(client)
+    with bench():
+        here, workers = frozen()
+        client.submit(lambda: 1).result()
+    assert here > 0
+    assert len(workers) == 2
+    assert min(workers) > 0
+    assert frozen() == (0, [0, 0])
+    seen: list[int] = []
+
+    def fail() -> None:
+        seen.append(min(frozen()[1]))
+        client.submit(lambda: 1 / 0).result()
+
+    with pytest.raises(ZeroDivisionError), Benchmark(client)():
+        fail()
+    assert seen[0] > 0
+    assert frozen() == (0, [0, 0])
+    with Benchmark(client, isolate=False)():
+        assert frozen() == (0, [0, 0])
 
 
 def test_spilling_is_measured() -> None:

@@ -8,8 +8,13 @@ processes; what survives a restart, and what this module neutralises before ever
 * **garbage** left by earlier benchmarks in the client process (which, for a LocalCluster,
   is also the scheduler's process) and in the workers: a full collection before each
   benchmark (:func:`before_benchmark`), and during every block the objects that existed
-  before it are frozen (``gc.freeze``), so the collector's work inside the block depends
-  only on what the block allocates, not on the heap left behind by earlier benchmarks;
+  before it are frozen (``gc.freeze``) in the client, the scheduler and every worker, so the
+  collector's work inside the block depends only on what the block allocates, not on the
+  heap left behind by earlier benchmarks or earlier executions. (A full collection scans
+  the whole heap. Unfrozen, a freshly restarted worker runs one within its first few
+  executions, once what they left behind reaches a quarter of its old objects, where a
+  long-lived worker, whose old generation is large, runs one only now and then: a cost of
+  fresh workers that a direct loop on a long-lived cluster does not pay.)
 * **freed memory still held by the workers' allocators** (``malloc_trim``), which otherwise
   shows up in the next benchmark's process memory (peak and average memory);
 * **dirty pages** written by an earlier benchmark (spilling, P2P shuffles, parquet output),
@@ -17,7 +22,8 @@ processes; what survives a restart, and what this module neutralises before ever
   worker's host).
 
 Full collections cost 0.1-0.3 s, so they happen once per benchmark and round, before its
-warm-up; freezing costs microseconds and happens around every block. The scheduler's side of
+warm-up; freezing costs microseconds per process (plus a round trip to the workers, outside
+the timed region) and happens around every block. The scheduler's side of
 the freeze happens in the task-activity plugin's window
 (:func:`~daskbench.measure._scheduler_plugin.start_window`), which already runs on the
 scheduler at the start of every block.
@@ -29,6 +35,7 @@ import ctypes
 import ctypes.util
 import gc
 import os
+from contextlib import suppress
 from typing import Any
 
 __all__ = ["after_block", "before_benchmark", "before_block", "prepare_worker"]
@@ -64,11 +71,16 @@ def before_benchmark(client: Any) -> None:
     gc.collect()
 
 
-def before_block() -> None:
-    """Freeze the client process's heap for the block (the scheduler's: in start_window)."""
+def before_block(client: Any) -> None:
+    """Freeze the heaps of the client process and the workers for the block (the
+    scheduler's: in start_window)."""
     gc.freeze()
+    client.run(gc.freeze)
 
 
-def after_block() -> None:
-    """Undo the freeze (called whether the block raised or not)."""
+def after_block(client: Any) -> None:
+    """Undo the freeze (called whether the block raised or not; a worker that is gone, or
+    a cluster that cannot be reached, must not hide the block's own outcome)."""
     gc.unfreeze()
+    with suppress(Exception):
+        client.run(gc.unfreeze)

@@ -155,9 +155,9 @@ class Benchmark:
         ensure_plugin(client)
         key = uuid.uuid4().hex
         sampler = MemorySampler()
-        if self._isolate:
-            _isolation.before_block()
         try:
+            if self._isolate:
+                _isolation.before_block(client)
             with span(f"daskbench-{key[:12]}") as span_id, self._report():
                 client.run_on_scheduler(
                     _scheduler_plugin.start_window,
@@ -189,7 +189,7 @@ class Benchmark:
                         self._abandon(key)
         finally:
             if self._isolate:
-                _isolation.after_block()
+                _isolation.after_block(client)
         lost = int(totals.get("workers_lost", 0))
         if lost:
             raise DegradedClusterError(
