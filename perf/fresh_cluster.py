@@ -1,19 +1,24 @@
-"""Is plain dask on a freshly started process and cluster as fast as on a long-lived one?
+"""Is plain dask slower on a freshly started process and cluster, or next to an idle one?
 
-The question behind the remaining gap of ``perf/ab_fidelity.py``: its direct loop runs every
-round on one long-lived LocalCluster, while ``daskbench ab`` starts a new process and cluster
-for every environment and round (it must: environments differ in packages and config). This
-script takes daskbench out of the picture: per round, the shuffle-based groupby of
-``perf/_workloads.py`` (2 workers x 1 thread, 4 GiB each) under ``dataframe.shuffle.method``
-tasks and p2p (ABBA), timed
+``daskbench ab`` starts a new process and cluster for every environment and round (it must:
+environments differ in packages and config), while a direct loop can run every round on one
+long-lived cluster. This script takes daskbench out of the picture and asks what that
+difference costs. Per round, the shuffle-based groupby of ``perf/_workloads.py`` (2 workers
+x 1 thread, 4 GiB each) runs in a new Python process with a new cluster, as daskbench would
+run it: input persisted, ``--warmups`` executions, then three timed ones. Rounds alternate
+(ABBA) between
 
-* **warm**: once per method on one long-lived cluster (warmed once per method first), and
-* **fresh**: in a new Python process with a new cluster, as daskbench would run it: input
-  persisted, ``--warmups`` executions, then three more, each timed.
+* **alone**: nothing else runs; the same cluster then goes on for ``--age`` more executions
+  and three more are timed at the end: the same cluster, older, and
+* **next to an idle cluster**: a second LocalCluster of the same shape, its input persisted
+  and warmed once, stays alive (idle) in this process while the new one measures, as the
+  direct loop's cluster did beside daskbench in the first versions of
+  ``perf/ab_fidelity.py``. The idle cluster's CPU use is printed.
 
-Prints, per method, each fresh execution's median over the warm median.
+Prints the medians and the two ratios: idle neighbour / alone, and older / fresh (paired by
+round).
 
-    python perf/fresh_cluster.py --rounds 16 [--warmups 2]
+    python perf/fresh_cluster.py --rounds 12 [--warmups 2] [--age 12] [--method tasks]
 """
 
 from __future__ import annotations
@@ -24,74 +29,97 @@ import statistics
 import subprocess
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import dask
+import psutil
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _workloads import CLUSTER, METHODS, direct_abba, prepare_frame, run_groupby, seconds
-from daskbench.ab._runner import abba_order
+from _workloads import CLUSTER, METHODS, prepare_frame, run_groupby, seconds
 
-MORE = 3  # fresh executions after the warm-ups
+TIMED = 3  # executions timed after the warm-ups, and at the end of the older cluster
 
 
-def fresh(method: str, warmups: int) -> None:
-    """In the child process: a new cluster, the input, every execution timed (JSON on stdout)."""
+def child(method: str, warmups: int, age: int) -> None:
+    """In the child process: a new cluster, the input, the executions (JSON on stdout)."""
     with (
         dask.config.set({"dataframe.shuffle.method": method}),
         LocalCluster(dashboard_address=None, **CLUSTER) as cluster,
         Client(cluster) as client,
     ):
         df = prepare_frame(client)
-        times = [seconds(run_groupby, df) for _ in range(warmups + MORE)]
-    print(json.dumps(times))
+        times = [seconds(run_groupby, df) for _ in range(warmups + TIMED + age)]
+    fresh = times[warmups : warmups + TIMED]
+    print(json.dumps({"fresh": fresh, "older": times[-TIMED:] if age >= TIMED else []}))
+
+
+def run_child(method: str, warmups: int, age: int) -> dict[str, list[float]]:
+    command = [sys.executable, __file__, "--child", method, str(warmups), str(age)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    got: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return got
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its live children (the idle cluster's processes)."""
+    me = psutil.Process()
+    return sum(sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--warmups", type=int, default=2)
+    parser.add_argument("--age", type=int, default=12, help="further executions (>= 3)")
+    parser.add_argument("--method", choices=METHODS, default="tasks")
     args = parser.parse_args()
-    executions = args.warmups + MORE
-    warm: dict[str, list[float]] = {m: [] for m in METHODS}
-    new: dict[str, list[list[float]]] = {m: [[] for _ in range(executions)] for m in METHODS}
+    if args.rounds < 4 or args.age < TIMED:
+        parser.error(f"--rounds must be >= 4 (two of each kind), --age >= {TIMED}")
+    alone: list[float] = []
+    beside: list[float] = []
+    aged: list[float] = []  # per alone round: median older / median fresh
+    idle_cpu: list[float] = []
     started = time.perf_counter()
-    with (
-        LocalCluster(dashboard_address=None, **CLUSTER) as cluster,
-        Client(cluster) as client,
-    ):
-        measure = partial(seconds, run_groupby, prepare_frame(client))
+    with dask.config.set({"dataframe.shuffle.method": args.method}):
         for r in range(args.rounds):
-            for method, times in direct_abba(measure, 1, warm=r == 0, first=r).items():
-                warm[method] += times
-            for method in abba_order(METHODS, r):
-                command = [sys.executable, __file__, "--child", method, str(args.warmups)]
-                out = subprocess.run(command, capture_output=True, text=True, check=True)
-                for i, value in enumerate(json.loads(out.stdout.strip().splitlines()[-1])):
-                    new[method][i].append(value)
-            print(
-                f"  round {r + 1}/{args.rounds}: "
-                + "; ".join(
-                    f"{m} warm {warm[m][-1]:.2f} s, fresh "
-                    + " ".join(f"{times[-1]:.2f}" for times in new[m])
-                    for m in METHODS
-                ),
-                flush=True,
-            )
+            if (r + r // 2) % 2 == 0:  # ABBA: alone, beside, beside, alone, ...
+                got = run_child(args.method, args.warmups, args.age)
+                alone += got["fresh"]
+                aged.append(statistics.median(got["older"]) / statistics.median(got["fresh"]))
+                what = "alone:  " + " ".join(f"{t:.2f}" for t in got["fresh"])
+                what += "; older: " + " ".join(f"{t:.2f}" for t in got["older"])
+            else:
+                with (
+                    LocalCluster(dashboard_address=None, **CLUSTER) as cluster,
+                    Client(cluster) as client,
+                ):
+                    seconds(run_groupby, prepare_frame(client))
+                    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+                    got = run_child(args.method, args.warmups, 0)
+                    idle_cpu.append((cpu_seconds() - cpu0) / (time.perf_counter() - wall0))
+                beside += got["fresh"]
+                what = "beside: " + " ".join(f"{t:.2f}" for t in got["fresh"])
+                what += f" (the idle cluster used {idle_cpu[-1]:.0%} of a core)"
+            print(f"  round {r + 1}/{args.rounds}: {what}", flush=True)
+    a, b = statistics.median(alone), statistics.median(beside)
     print(
-        f"{args.rounds} rounds in {time.perf_counter() - started:.0f} s; groupby, fresh process "
-        f"and cluster over the long-lived warm one, by execution ({args.warmups} warm-ups first)"
+        f"{args.rounds} rounds in {time.perf_counter() - started:.0f} s; groupby "
+        f"({args.method}), plain dask, a new process and cluster per round, executions "
+        f"{args.warmups + 1}-{args.warmups + TIMED} timed after {args.warmups} warm-ups"
     )
-    for method in METHODS:
-        reference = statistics.median(warm[method])
-        ratios = " ".join(f"{statistics.median(t) / reference:.3f}" for t in new[method])
-        print(f"  {method:6} warm median {reference:.3f} s; fresh 1-{executions}: {ratios}")
+    print(
+        f"  next to an idle cluster (using {statistics.median(idle_cpu):.0%} of a core): "
+        f"{b:.3f} s vs alone {a:.3f} s: {b / a:.3f}"
+    )
+    print(
+        f"  the same clusters {args.age} executions older / fresh (median over "
+        f"{len(aged)} rounds): {statistics.median(aged):.3f}"
+    )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        fresh(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         main()
