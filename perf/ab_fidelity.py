@@ -4,14 +4,19 @@ For three workloads (a dataframe shuffle, a shuffle-based groupby, an array redu
 ``perf/_workloads.py``), side by side on identical LocalClusters (2 workers x 1 thread,
 4 GiB each), *interleaved round by round* so that both see the same machine:
 
-* **direct**: plain dask in one warm process: each workload's input is persisted once, the
-  code runs once per method to warm up, then every round times ``run()`` with
-  ``time.perf_counter`` under ``dataframe.shuffle.method`` tasks and p2p (ABBA);
+* **direct**: plain dask, in a process of its own every round: a new cluster, each
+  workload's input persisted, the code run once per method to warm up, then ``run()`` timed
+  with ``time.perf_counter`` under ``dataframe.shuffle.method`` tasks and p2p (ABBA);
 * **daskbench**: after each direct round, one round of ``daskbench ab tasks.yaml p2p.yaml``
   (``--repeat 1``, the two specs swapped every other round: ABBA again) on the same code
   written as benchmarks, with daskbench's defaults (fresh process per environment and
   round, workers restarted before every benchmark, two warm-up executions). The rounds go to
   one database and ``daskbench compare`` pairs them by round.
+
+Nothing of one side is alive while the other measures. (Until this was so, the direct loop
+kept its cluster, idle, through daskbench's rounds: an idle LocalCluster of 2 workers takes
+~21% of a core here and made the groupby next to it 1.18x slower, ``perf/fresh_cluster.py``;
+it was most of the gap once put down to fresh clusters.)
 
 This host changes speed by ~1.4x every few seconds to minutes (``perf/host_noise.py``): two
 phases measured one after the other (all direct rounds, then all daskbench rounds) compare
@@ -154,25 +159,43 @@ def daskbench_rows(where: Path) -> dict[str, dict[str, Any]]:
     return {name: row for (name, _), row in _rows(out / "report.json").items()}
 
 
+def direct_round(names: list[str], index: int) -> dict[str, dict[str, list[float]]]:
+    """One round of the direct loop, in a process of its own (``--direct-round``): its cluster
+    is gone before daskbench's round starts."""
+    command = [sys.executable, __file__, "--direct-round", str(index), "--workloads", *names]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"direct round {index} failed ({proc.returncode}):\n{proc.stderr}")
+    times: dict[str, dict[str, list[float]]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return times
+
+
+def _direct_child(names: list[str], index: int) -> None:
+    """In the child: a new cluster, the inputs, one warm-up per method, one ABBA round (JSON)."""
+    with (
+        LocalCluster(dashboard_address=None, **CLUSTER) as cluster,
+        Client(cluster) as client,
+    ):
+        data = {name: WORKLOADS[name][0](client) for name in names}
+        got = {
+            name: direct_abba(partial(seconds, WORKLOADS[name][1], data[name]), 1, first=index)
+            for name in names
+        }
+    print(json.dumps(got))
+
+
 def interleaved(
     names: list[str], rounds: int, extra: list[str]
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, Any]], float, float]:
     """Direct times per workload and method, daskbench's rows, and the seconds each took."""
     spent = {"direct": 0.0, "daskbench": 0.0}
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalCluster(dashboard_address=None, **CLUSTER) as cluster,
-        Client(cluster) as client,
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
         where = Path(tmp)
         bench = write_bench(where, names)
-        data = {name: WORKLOADS[name][0](client) for name in names}
-        measures = {name: partial(seconds, WORKLOADS[name][1], data[name]) for name in names}
         times: dict[str, dict[str, list[float]]] = {n: {m: [] for m in METHODS} for n in names}
         for r in range(rounds):
             t0 = time.perf_counter()
-            for name in names:
-                got = direct_abba(measures[name], 1, warm=r == 0, first=r)
+            for name, got in direct_round(names, r).items():
                 for method in METHODS:
                     times[name][method] += got[method]
             t1 = time.perf_counter()
@@ -194,7 +217,11 @@ def main() -> None:
         default="",
         help='extra options of daskbench ab, e.g. "--reset none --warmup 2"',
     )
+    parser.add_argument("--direct-round", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.direct_round is not None:
+        _direct_child(list(args.workloads), args.direct_round)
+        return
     if args.rounds < 3:
         parser.error("--rounds must be at least 3: a paired interval needs three rounds")
     names = list(args.workloads)

@@ -161,9 +161,10 @@ TIMEOUT = OptionSpec(
     "timeout", float, 1800.0, "seconds before a benchmark is stopped as timed out (0: never)"
 )
 
-#: Two warm-ups: after a restart the workers are fresh processes, and one unmeasured execution
-#: leaves them 4-23% slower than a warm loop; after two, daskbench's medians are 0.97-1.11x a
-#: direct warm loop's (``perf/ab_fidelity.py``, README "Why these defaults").
+#: Two warm-ups: after a restart the workers are fresh processes, and after one unmeasured
+#: execution the groupby's tasks/p2p interval missed a direct warm loop's estimate (what one
+#: leaves is larger under p2p); after two, daskbench's medians are 0.94-1.02x a direct warm
+#: loop's and every interval contains it (``perf/ab_fidelity.py``, README "Why these defaults").
 WARMUP = OptionSpec(
     "warmup",
     int,
