@@ -11,8 +11,13 @@ Sizes are chosen for a few seconds each on 2 workers x 1 thread (the issue's set
 
 from __future__ import annotations
 
+import json
+import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import dask
@@ -70,14 +75,14 @@ def seconds(run: Callable[[Any], Any], data: Any) -> float:
 
 
 def direct_abba(
-    measure: Callable[[], float], rounds: int, *, warm: bool = True, first: int = 0
+    measure: Callable[[], float], rounds: int, *, first: int = 0
 ) -> dict[str, list[float]]:
     """The direct loop of the perf scripts: ``measure()`` (seconds) under each
-    ``dataframe.shuffle.method``, once per method unrecorded to warm up (unless ``warm`` is
-    false: already warm), then ``rounds`` rounds numbered from ``first`` in ABBA order (as
-    ``daskbench ab`` orders its environments)."""
+    ``dataframe.shuffle.method``, once per method unrecorded to warm up, then ``rounds``
+    rounds numbered from ``first`` in ABBA order (as ``daskbench ab`` orders its
+    environments)."""
     times: dict[str, list[float]] = {m: [] for m in METHODS}
-    for method in METHODS if warm else ():
+    for method in METHODS:
         with dask.config.set({"dataframe.shuffle.method": method}):
             measure()
     for r in range(first, first + rounds):
@@ -85,6 +90,20 @@ def direct_abba(
             with dask.config.set({"dataframe.shuffle.method": method}):
                 times[method].append(measure())
     return times
+
+
+def child_json(script: str, *args: str) -> Any:
+    """Run ``python script args...`` (a perf script's child mode, with a cluster of its own
+    that is gone when it returns) and parse the JSON of its last line of output; exits with
+    the child's stderr if it fails."""
+    proc = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        sys.exit(
+            f"{Path(script).name} {shlex.join(args)} failed ({proc.returncode}):\n{proc.stderr}"
+        )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 #: name -> (prepare, run)

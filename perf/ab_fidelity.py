@@ -48,7 +48,15 @@ from typing import Any
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _workloads import BENCHMARKS, CLUSTER, METHODS, WORKLOADS, direct_abba, seconds
+from _workloads import (
+    BENCHMARKS,
+    CLUSTER,
+    METHODS,
+    WORKLOADS,
+    child_json,
+    direct_abba,
+    seconds,
+)
 from daskbench.ab._runner import abba_order
 from daskbench.stats import compare
 
@@ -162,11 +170,9 @@ def daskbench_rows(where: Path) -> dict[str, dict[str, Any]]:
 def direct_round(names: list[str], index: int) -> dict[str, dict[str, list[float]]]:
     """One round of the direct loop, in a process of its own (``--direct-round``): its cluster
     is gone before daskbench's round starts."""
-    command = [sys.executable, __file__, "--direct-round", str(index), "--workloads", *names]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"direct round {index} failed ({proc.returncode}):\n{proc.stderr}")
-    times: dict[str, dict[str, list[float]]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    times: dict[str, dict[str, list[float]]] = child_json(
+        __file__, "--direct-round", str(index), "--workloads", *names
+    )
     return times
 
 

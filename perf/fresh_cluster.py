@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,9 +35,11 @@ import psutil
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _workloads import CLUSTER, METHODS, prepare_frame, run_groupby, seconds
+from _workloads import CLUSTER, METHODS, child_json, prepare_frame, run_groupby, seconds
+from daskbench.ab._runner import abba_order
 
 TIMED = 3  # executions timed after the warm-ups, and at the end of the older cluster
+KINDS = ("alone", "beside")  # rounds, in ABBA order
 
 
 def child(method: str, warmups: int, age: int) -> None:
@@ -55,9 +56,7 @@ def child(method: str, warmups: int, age: int) -> None:
 
 
 def run_child(method: str, warmups: int, age: int) -> dict[str, list[float]]:
-    command = [sys.executable, __file__, "--child", method, str(warmups), str(age)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
-    got: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    got: dict[str, list[float]] = child_json(__file__, "--child", method, str(warmups), str(age))
     return got
 
 
@@ -83,7 +82,7 @@ def main() -> None:
     started = time.perf_counter()
     with dask.config.set({"dataframe.shuffle.method": args.method}):
         for r in range(args.rounds):
-            if (r + r // 2) % 2 == 0:  # ABBA: alone, beside, beside, alone, ...
+            if abba_order(KINDS, r // 2)[r % 2] == "alone":  # alone, beside, beside, alone
                 got = run_child(args.method, args.warmups, args.age)
                 alone += got["fresh"]
                 aged.append(statistics.median(got["older"]) / statistics.median(got["fresh"]))
