@@ -182,6 +182,13 @@ def test_ab_end_to_end_current_environment(tmp_path: Path) -> None:
     ]
     cand = next(r for r in runs if r.label == "cand")
     assert cand.environment.dask_config["distributed.scheduler.worker_saturation"] == 1.5
+    # ab's own --min-time default (1 s) reached every run: the one-task block executed
+    # again until a second was measured (a plain run measures it once per round).
+    with open_store(f"sqlite:///{tmp_path}/out/ab.db") as store:
+        submits = store.results(run_id=cand.id, test="test_submit")
+    measured = sum(r.value("wall_time") or 0.0 for r in submits)
+    assert len(submits) > 1
+    assert measured >= 1.0 or len(submits) == 100  # (at most 100 executions per round)
     assert (tmp_path / "out" / "report.md").read_text().startswith("### daskbench A/B")
 
 

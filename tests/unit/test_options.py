@@ -15,6 +15,8 @@ from daskbench._options import (
     ALPHA,
     DB,
     DB_REQUIRED,
+    EXECUTION,
+    MIN_TIME,
     OPTIONS,
     SIZING,
     CompareOptions,
@@ -94,6 +96,12 @@ def test_run_and_ab_share_sizing_and_ab_and_compare_share_comparison() -> None:
     assert run["db"].required is False  # SessionOptions applies the default
     assert run["db"].envvar == "DASKBENCH_DB"
     assert ab["db"].envvar is None  # ab's default is OUT/ab.db, and it sets DASKBENCH_DB itself
+    # Every execution option is run's, except that ab measures each benchmark for >= 1 s.
+    for spec in EXECUTION:
+        if spec is not MIN_TIME:
+            assert run[spec.dest].help == ab[spec.dest].help
+    assert run["min_time"].help.endswith("[default: 0.0]")
+    assert ab["min_time"].help.endswith("[default: 1.0]")
 
 
 @pytest.mark.parametrize(

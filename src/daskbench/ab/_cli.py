@@ -29,10 +29,11 @@ from rich.progress import (
 )
 
 from daskbench._options import (
+    AB_EXECUTION,
+    AB_MIN_TIME,
     COMPARE,
     DB,
     DB_REQUIRED,
-    EXECUTION,
     KEYWORD,
     MARKEXPR,
     OUT_DIR,
@@ -338,7 +339,7 @@ def _environments(
     help="benchmark file or directory (repeatable) [default: the shipped suite]",
 )
 @click_options(OUT_DIR.but(default="daskbench-out/ab"), defaults=True)
-@click_options(*SIZING, TIMEOUT, RESET, *EXECUTION)
+@click_options(*SIZING, TIMEOUT, RESET, *AB_EXECUTION)
 @click.option(
     "--env-cache",
     default=None,
@@ -390,7 +391,8 @@ def ab(
         "timeout": timeout,
         "reset": reset,
         "warmup": warmup,
-        "min_time": min_time,
+        # ab's own default (absent options are None: the child's defaults apply).
+        "min_time": AB_MIN_TIME.default if min_time is None else min_time,
         "order": order,
         "seed": seed,
         "health_timeout": health_timeout,
