@@ -29,13 +29,14 @@ from rich.progress import (
 )
 
 from daskbench._options import (
-    AB_EXECUTION,
     AB_MIN_TIME,
     COMPARE,
     DB,
     DB_REQUIRED,
+    EXECUTION,
     KEYWORD,
     MARKEXPR,
+    MIN_TIME,
     OUT_DIR,
     REPEAT,
     RESET,
@@ -339,7 +340,8 @@ def _environments(
     help="benchmark file or directory (repeatable) [default: the shipped suite]",
 )
 @click_options(OUT_DIR.but(default="daskbench-out/ab"), defaults=True)
-@click_options(*SIZING, TIMEOUT, RESET, *AB_EXECUTION)
+@click_options(*SIZING, TIMEOUT, RESET, *(s for s in EXECUTION if s is not MIN_TIME))
+@click_options(AB_MIN_TIME, defaults=True)  # ab's own default; a plain run's is 0
 @click.option(
     "--env-cache",
     default=None,
@@ -391,8 +393,7 @@ def ab(
         "timeout": timeout,
         "reset": reset,
         "warmup": warmup,
-        # ab's own default (absent options are None: the child's defaults apply).
-        "min_time": AB_MIN_TIME.default if min_time is None else min_time,
+        "min_time": min_time,
         "order": order,
         "seed": seed,
         "health_timeout": health_timeout,
