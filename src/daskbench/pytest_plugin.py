@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -31,9 +31,9 @@ import pytest
 
 from daskbench._options import OPTIONS, add_options
 from daskbench._secrets import mask_command
-from daskbench.errors import BenchmarkError, DaskbenchError, DegradedClusterError
+from daskbench.errors import BenchmarkError, ConfigError, DaskbenchError, DegradedClusterError
 from daskbench.models import Measurement, Outcome, Result, utcnow
-from daskbench.session import Session, SessionOptions, order_round
+from daskbench.session import ExecutionPlan, Session, SessionOptions, order_round
 
 if TYPE_CHECKING:
     from daskbench.cluster import ClusterHandle
@@ -50,6 +50,8 @@ MARKERS = {
     "spill": "workloads larger than cluster memory",
     "stealing": "work stealing and load balancing",
     "io": "reading and writing files",
+    "min_executions(n)": "measure the benchmark at least n times per round, whatever "
+    "--min-time asks (for a benchmark whose executions vary among themselves)",
 }
 _REPEAT_FIXTURE = "_daskbench_repeat"
 NOT_MEASURED = "the benchmark never completed a `with benchmark():` block"
@@ -220,6 +222,16 @@ def pytest_collection_modifyitems(
     # Within a round, --order decides (a check that no benchmark depends on its
     # predecessors: the same run in another order must give the same numbers).
     dsession = _session(config)
+    errors = []
+    for item in items:
+        try:
+            _min_executions(item)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:  # a benchmark's own declaration: nothing runs until it is fixed
+        errors = list(dict.fromkeys(errors))  # once per benchmark, not per round
+        dsession.collection_errors += errors
+        pytest.exit(f"daskbench: {'; '.join(errors)}", returncode=pytest.ExitCode.USAGE_ERROR)
     rounds: dict[int, list[pytest.Item]] = {}
     for item in items:
         rounds.setdefault(_repeat_index(item), []).append(item)
@@ -230,6 +242,24 @@ def pytest_collection_modifyitems(
         positions = order_round(names, dsession.options.order, dsession.seed, index)
         ordered += [members[i] for i in positions]
     items[:] = ordered
+
+
+def _min_executions(item: pytest.Item) -> int:
+    """A benchmark's floor of measured executions per round: its ``min_executions`` marker."""
+    marker = item.get_closest_marker("min_executions")
+    if marker is None or not is_benchmark(item):
+        return 1
+    bound = ExecutionPlan.max_executions
+    n = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= bound:
+        given = ", ".join(
+            [*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())]
+        )
+        raise ConfigError(
+            f"{_strip_repeat(item.nodeid)}: min_executions takes one integer from 1 to {bound}, "
+            f"got min_executions({given})"
+        )
+    return n
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -383,7 +413,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     function = pyfuncitem.obj
     if bench is None or inspect.iscoroutinefunction(function):
         return None  # not a benchmark: pytest's own implementation runs it
-    plan = _session(pyfuncitem.config).options.plan
+    plan = replace(
+        _session(pyfuncitem.config).options.plan, min_executions=_min_executions(pyfuncitem)
+    )
     kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     executions = pyfuncitem.stash.setdefault(_executions_key, [])
 

@@ -122,12 +122,17 @@ class ExecutionPlan:
     (True, False)
     >>> ExecutionPlan(warmup=0, min_time=0.0).more(1, 0.01)
     False
+    >>> ExecutionPlan(warmup=0, min_time=0.0, min_executions=3).more(2, 9.0)
+    True
     """
 
     warmup: int = WARMUP.default
     min_time: float = MIN_TIME.default
     #: Bound on measured executions per round, whatever ``min_time`` asks for.
     max_executions: int = 100
+    #: Measured executions per round at least, whatever ``min_time`` asks for: a
+    #: benchmark's own floor (its ``min_executions`` marker).
+    min_executions: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
@@ -136,10 +141,16 @@ class ExecutionPlan:
             raise ConfigError(f"--min-time must be >= 0 seconds, got {self.min_time!r}")
         if self.max_executions < 1:
             raise ConfigError(f"max_executions must be >= 1, got {self.max_executions}")
+        if not 1 <= self.min_executions <= self.max_executions:
+            raise ConfigError(
+                f"min_executions must be between 1 and {self.max_executions}, "
+                f"got {self.min_executions}"
+            )
 
     def more(self, done: int, measured_seconds: float) -> bool:
         """Whether another measured execution follows ``done`` of them."""
-        return done < self.max_executions and measured_seconds < self.min_time
+        wanted = done < self.min_executions or measured_seconds < self.min_time
+        return done < self.max_executions and wanted
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,50 @@ def test_warmups_and_min_time_executions(tmp_path: Path) -> None:
     assert "(median of" in proc.stdout
 
 
+MARKED = textwrap.dedent(
+    """
+    import pytest
+
+
+    @pytest.mark.min_executions(3)
+    def test_thrice(client, benchmark):
+        with benchmark():
+            client.submit(sum, [1, 2, 3], pure=False).result()
+
+
+    def test_once(client, benchmark):
+        with benchmark():
+            client.submit(sum, [1, 2, 3], pure=False).result()
+    """
+)
+
+
+def test_min_executions_marker_is_a_benchmarks_own_floor(tmp_path: Path) -> None:
+    path = _write(tmp_path, "test_marked.py", MARKED)
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    args = ["run", "benchmarks", *LOCAL, "--warmup", "0", "--reset", "none", "--repeat", "2"]
+    proc = daskbench(*args, "--db", db, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open_store(db) as store:
+        results = store.results()
+    for test, n in [("test_thrice", 3), ("test_once", 1)]:
+        for rnd in (0, 1):
+            mine = [r.execution for r in results if r.test == test and r.repeat == rnd]
+            assert mine == list(range(n)), (test, rnd, mine)
+
+    # A bad declaration stops the run before anything is created, in one line.
+    path.write_text(MARKED.replace("min_executions(3)", "min_executions(0)"))
+    bad = tmp_path / "bad.db"
+    proc = daskbench(*args, "--db", f"sqlite:///{bad}", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "test_thrice: min_executions takes one integer from 1 to 100, got min_executions(0)" in (
+        " ".join(output.split())
+    )
+    assert "Traceback" not in output
+    assert not bad.exists()
+
+
 def _order(db: str, label: str) -> list[str]:
     with open_store(db) as store:
         return [r.test for r in store.results(label=label)]

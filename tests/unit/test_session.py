@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daskbench.cluster import ClusterSpec, ClusterState
 from daskbench.errors import ConfigError
@@ -136,6 +138,34 @@ def test_execution_plan_runs_until_min_time_within_the_bound() -> None:
     assert not plan.more(5, 0.5)  # bounded, whatever min_time asks for
     once = ExecutionPlan(warmup=0, min_time=0.0)
     assert not once.more(1, 0.0)  # the default: one measured execution per round
+
+
+@given(
+    durations=st.lists(st.floats(0.001, 5.0), min_size=1, max_size=30),
+    min_time=st.floats(0.0, 10.0),
+    min_executions=st.integers(1, 8),
+)
+def test_execution_plan_floor_is_min_executions_and_min_time(
+    durations: list[float], min_time: float, min_executions: int
+) -> None:
+    plan = ExecutionPlan(
+        warmup=0, min_time=min_time, max_executions=12, min_executions=min_executions
+    )
+    totals = [sum(durations[: i + 1]) for i in range(len(durations))]  # measured after i + 1
+    done = next((i + 1 for i, t in enumerate(totals) if not plan.more(i + 1, t)), None)
+    if done is None:
+        return  # the durations ran out first
+    # The first execution count that has both floors, or the bound.
+    wanted = next(
+        (i + 1 for i, t in enumerate(totals) if i + 1 >= min_executions and t >= min_time), None
+    )
+    assert done == min(wanted or 12, 12)
+
+
+@pytest.mark.parametrize("n", [0, -1, 101])
+def test_execution_plan_refuses_min_executions_out_of_bounds(n: int) -> None:
+    with pytest.raises(ConfigError, match="min_executions must be between 1 and 100"):
+        ExecutionPlan(min_executions=n)
 
 
 def test_order_round() -> None:
