@@ -222,10 +222,10 @@ def pytest_collection_modifyitems(
     # Within a round, --order decides (a check that no benchmark depends on its
     # predecessors: the same run in another order must give the same numbers).
     dsession = _session(config)
-    errors = []
+    errors, plan = [], dsession.options.plan
     for item in items:
         try:
-            _min_executions(item)
+            _plan(item, plan)
         except ConfigError as exc:
             errors.append(str(exc))
     if errors:  # a benchmark's own declaration: nothing runs until it is fixed
@@ -244,22 +244,24 @@ def pytest_collection_modifyitems(
     items[:] = ordered
 
 
-def _min_executions(item: pytest.Item) -> int:
-    """A benchmark's floor of measured executions per round: its ``min_executions`` marker."""
+def _plan(item: pytest.Item, plan: ExecutionPlan) -> ExecutionPlan:
+    """The run's execution plan with the benchmark's own floor: its ``min_executions`` marker."""
     marker = item.get_closest_marker("min_executions")
     if marker is None or not is_benchmark(item):
-        return 1
-    bound = ExecutionPlan.max_executions
+        return plan
     n = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= bound:
+    try:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ConfigError("not one integer")
+        return replace(plan, min_executions=n)  # the plan checks the bounds
+    except ConfigError:
         given = ", ".join(
             [*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())]
         )
         raise ConfigError(
-            f"{_strip_repeat(item.nodeid)}: min_executions takes one integer from 1 to {bound}, "
-            f"got min_executions({given})"
-        )
-    return n
+            f"{_strip_repeat(item.nodeid)}: min_executions takes one integer from 1 to "
+            f"{plan.max_executions}, got min_executions({given})"
+        ) from None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -413,9 +415,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     function = pyfuncitem.obj
     if bench is None or inspect.iscoroutinefunction(function):
         return None  # not a benchmark: pytest's own implementation runs it
-    plan = replace(
-        _session(pyfuncitem.config).options.plan, min_executions=_min_executions(pyfuncitem)
-    )
+    plan = _plan(pyfuncitem, _session(pyfuncitem.config).options.plan)
     kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     executions = pyfuncitem.stash.setdefault(_executions_key, [])
 
