@@ -11,15 +11,22 @@ alternate the methods (ABBA). Prints per benchmark the median time per method an
 p2p/tasks with its 95% interval (paired by round, daskbench's own t test on the logs), and
 with ``--report`` the ratio and interval daskbench's A/B reported beside it.
 
-    python perf/ab_direct_suite.py --rounds 10 --report daskbench-out/ab/report.json
+    python perf/ab_direct_suite.py --rounds 10 --report daskbench-out/ab/report.json [--timeout 300]
+
+An execution that does not finish within ``--timeout`` seconds ends the script with one line
+on stderr and exit code 3, its cluster's processes killed: plain dask's p2p shuffle has hung
+on a long-lived cluster here (twice, after about 107 shuffles of ``--rounds 40`` and ``30``),
+and a perf script must not wait for ever.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import psutil
 from distributed import Client, LocalCluster
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -59,14 +67,33 @@ class _Timer:
         self.seconds = time.perf_counter() - start
 
 
-def _timed(fn: Callable[..., None], client: Client, sizing: Sizing) -> float:
+def _hung(name: str, timeout: float) -> None:
+    """The watchdog's end: one line, the cluster's processes killed, exit code 3."""
+    print(
+        f"ab_direct_suite: {name} did not finish within {timeout:g} s (plain dask hung); "
+        "no figures",
+        file=sys.stderr,
+        flush=True,
+    )
+    for child in psutil.Process().children(recursive=True):
+        child.kill()
+    os._exit(3)
+
+
+def _timed(fn: Callable[..., None], client: Client, sizing: Sizing, timeout: float) -> float:
     """One call of a suite benchmark function; the seconds of its measured block."""
     timer = _Timer()
-    fn(client=client, benchmark=timer, sizing=sizing)
+    watchdog = threading.Timer(timeout, _hung, (fn.__name__, timeout))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        fn(client=client, benchmark=timer, sizing=sizing)
+    finally:
+        watchdog.cancel()
     return timer.seconds
 
 
-def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
+def measure(rounds: int, timeout: float) -> dict[str, dict[str, list[float]]]:
     times: dict[str, dict[str, list[float]]] = {}
     with (
         LocalCluster(dashboard_address=None, processes=True) as cluster,
@@ -75,7 +102,7 @@ def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
         sizing = Sizing.from_client(client, "ci")
         for name in BENCHMARKS:
             fn = getattr(test_dataframe, name)
-            times[name] = direct_abba(partial(_timed, fn, client, sizing), rounds)
+            times[name] = direct_abba(partial(_timed, fn, client, sizing, timeout), rounds)
     return times
 
 
@@ -90,10 +117,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--report", type=Path, default=None, help="report.json of daskbench ab")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds one execution may take"
+    )
     args = parser.parse_args()
+    if args.rounds < 1 or args.timeout <= 0:
+        parser.error("--rounds must be >= 1 and --timeout > 0")
     reported = _reported(args.report)
     started = time.perf_counter()
-    times = measure(args.rounds)
+    times = measure(args.rounds, args.timeout)
     print(
         f"direct warm loop, {args.rounds} rounds (ABBA) per benchmark, "
         f"{time.perf_counter() - started:.0f} s"
