@@ -316,6 +316,68 @@ ORACLE_CLIPS = (3.0, 2.5)
 BASELINE_RUNS = (WARMUP, WARMUP + 300)
 
 
+def sd_error(clip: float) -> float:
+    """``s`` such that the relative error of the sd of ``n`` clipped scores is about
+    N(0, s^2 / n): sqrt((kurtosis - 1) / 4) of the calibration model's scores."""
+    from daskbench.stats._monitor import _increment
+
+    probs, mu, sd, half = _increment(clip)
+    scores = np.arange(-half, half + 1) * clip / half
+    kurtosis = float(probs @ (scores - mu) ** 4) / sd**4
+    return math.sqrt((kurtosis - 1.0) / 4.0)
+
+
+def estimated_crossing(bounds: Sequence[float], clip: float, baseline: tuple[int, int]) -> float:
+    """P(a history without a step crosses ``bounds`` (tails of 1, 2, ... runs; one run is
+    never judged) on a night) when each tail sum is standardised by a baseline's mean and sd
+    of clipped scores from ``baseline[0]..baseline[1]`` runs, drawn evenly.
+
+    ``S_d - d mu >= d e + b_d sd (1 + r) sqrt(d (1 + d / n))`` with the mean's error
+    ``e = sd g / sqrt(n)`` and the sd's ``r = sd_error(clip) h / sqrt(n)``: the known-baseline
+    walk (``_crossing``) against ``g sqrt(d / n) + b_d (1 + r) sqrt(1 + d / n)``, averaged over
+    ``n`` (midpoints of three equal parts of its range) and ``g``, ``h`` (independent standard
+    normals, probabilists' Gauss-Hermite). ``perf/detect_nightly.py`` checks it by Monte Carlo.
+    """
+    from daskbench.stats._monitor import _crossing
+
+    spread = sd_error(clip)
+    parts = np.linspace(baseline[0], baseline[1] + 1, 4)
+    sizes = (parts[:-1] + parts[1:]) / 2.0
+    nodes, weights = np.polynomial.hermite_e.hermegauss(10)  # the mean's error
+    sd_nodes, sd_weights = np.polynomial.hermite_e.hermegauss(6)  # the sd's
+    weights, sd_weights = weights / weights.sum(), sd_weights / sd_weights.sum()
+    b = np.asarray(bounds, dtype=np.float64)
+    d = np.arange(1, b.size + 1, dtype=np.float64)
+    total = 0.0
+    for size in sizes:
+        for h, v in zip(sd_nodes, sd_weights, strict=True):
+            widened = b * (1.0 + spread * h / math.sqrt(size)) * np.sqrt(1.0 + d / size)
+            for g, w in zip(nodes, weights, strict=True):
+                moved = g * np.sqrt(d / size) + widened
+                total += v * w * _crossing(tuple(moved.tolist()), 2, clip) / sizes.size
+    return total
+
+
+def estimated_crossing_check(
+    clip: float, level: float, baseline: tuple[int, int] = BASELINE_RUNS, trials: int = 20_000
+) -> tuple[float, float, int]:
+    """``estimated_crossing`` of one level for tails of 2-21 runs, against Monte Carlo: real
+    baselines of clipped scores (``trials`` per length, every 10th length of ``baseline``),
+    their mean and sample sd. Returns both rates and the Monte Carlo's count of crossings."""
+    rng = np.random.default_rng(7)
+    d = np.arange(1, 22, dtype=np.float64)
+    hits = total = 0
+    for n in range(baseline[0], baseline[1] + 1, 10):
+        base = clipped_scores(rng, 0.0, (trials, n), clip)
+        mean = base.mean(axis=1, keepdims=True)
+        sd_hat = base.std(axis=1, ddof=1, keepdims=True)
+        tail = clipped_scores(rng, 0.0, (trials, d.size), clip)
+        z = (np.cumsum(tail, axis=1) - d * mean) / (sd_hat * np.sqrt(d * (1.0 + d / n)))
+        hits += int((z[:, 1:] >= level).any(axis=1).sum())
+        total += trials
+    return estimated_crossing([level] * d.size, clip, baseline), hits / total, hits
+
+
 @dataclass
 class Oracle:
     levels: tuple[float, ...]  # per block of ORACLE_BLOCKS
@@ -366,11 +428,8 @@ def oracle_bound(
     # Per case: each block's largest standardised tail sum over the nights up to the goal.
     block_max = []
     lengths = np.arange(1, longest + 1)
-    probs, mu, sd, half = _increment(clip)
-    # The relative error of a sample sd of n scores is about N(0, spread^2 / n).
-    grid_scores = np.arange(-half, half + 1) * clip / half
-    kurtosis = float(probs @ (grid_scores - mu) ** 4) / sd**4
-    spread = math.sqrt((kurtosis - 1.0) / 4.0)
+    _, mu, sd, _ = _increment(clip)
+    spread = sd_error(clip)
     for _, _, cv, step, goal in CASES:
         before = clipped_scores(rng, 0.0, (trials, longest), clip)
         after = clipped_scores(rng, math.log(step) / cv, (trials, goal), clip)
@@ -390,33 +449,13 @@ def oracle_bound(
                 top[:, b] = np.maximum(top[:, b], z[:, lo - 1 : hi].max(axis=1))
         block_max.append(top)
 
-    # The baseline's length (midpoints of equal parts of its range) and its mean's error in
-    # sd / sqrt(n) (probabilists' Gauss-Hermite nodes), for the estimated oracle's calibration.
-    parts = np.linspace(baseline[0], baseline[1] + 1, 4)
-    sizes = (parts[:-1] + parts[1:]) / 2.0
-    nodes, weights = np.polynomial.hermite_e.hermegauss(10)  # the mean's error
-    sd_nodes, sd_weights = np.polynomial.hermite_e.hermegauss(6)  # the sd's
-    weights, sd_weights = weights / weights.sum(), sd_weights / sd_weights.sum()
-    d = lengths.astype(np.float64)
-
     def crossing(levels: Sequence[float]) -> float:
         bounds = [levels[0]]  # a one-run tail is never judged (min_runs 2)
         for level, (lo, hi) in zip(levels, blocks, strict=True):
             bounds += [level] * (hi - lo + 1)
-        if not estimated:
-            return _crossing(tuple(bounds), 2, clip)
-        # S_d - d mu >= d e + b_d sd (1 + r) sqrt(d (1 + d / n)), with e = sd g / sqrt(n) and
-        # r = spread h / sqrt(n): the known-baseline walk against the levels
-        # g sqrt(d / n) + b_d (1 + r) sqrt(1 + d / n).
-        b = np.array(bounds)
-        total = 0.0
-        for size in sizes:
-            for h, v in zip(sd_nodes, sd_weights, strict=True):
-                widened = b * (1.0 + spread * h / math.sqrt(size)) * np.sqrt(1.0 + d / size)
-                for g, w in zip(nodes, weights, strict=True):
-                    moved = g * np.sqrt(d / size) + widened
-                    total += v * w * _crossing(tuple(moved.tolist()), 2, clip) / sizes.size
-        return total
+        if estimated:
+            return estimated_crossing(bounds, clip, baseline)
+        return _crossing(tuple(bounds), 2, clip)
 
     def solve(searched: tuple[float, ...]) -> tuple[float, ...] | None:
         def with_level(m: float) -> tuple[float, ...]:
@@ -666,6 +705,17 @@ def main() -> None:
                 "      the most +15% within its goal while the others keep >= 50%: "
                 + (shares(best_15).split(" (")[0] if best_15 is not None else "none")
             )
+        checks = []
+        for clip, level, trials in ((2.5, 3.9, 100_000), (3.0, 3.4, 20_000)):
+            ours, simulated, hits = estimated_crossing_check(clip, level, trials=trials)
+            checks.append(
+                f"clip {clip:g}, level {level:g}: {ours:.2e} vs {simulated:.2e} "
+                f"({hits} crossings; ratio {ours / simulated:.2f})"
+            )
+        print(
+            "    its calibration against Monte Carlo (real baselines, one level for tails of 2-21 "
+            "runs): " + "; ".join(checks)
+        )
 
     if "tradeoff" not in skip:
         ours, known, spread = estimation_cost(rng, monitor)
